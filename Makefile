@@ -14,7 +14,7 @@ PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS := libnftnl libmnl yaml-0.1
+PKGS := libnftnl libmnl yaml-0.1 json-c
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -61,7 +61,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnftgate.a
 		$$($(PKG_CONFIG) --libs cmocka)
 
 # Everything a fresh Debian 12 machine lacks, installed only when missing.
-DEBS := build-essential pkg-config clang libnftnl-dev libmnl-dev libyaml-dev libcmocka-dev \
+DEBS := build-essential pkg-config clang libnftnl-dev libmnl-dev libyaml-dev libcmocka-dev libjson-c-dev \
 	nftables iproute2 python3 python3-pytest python3-yaml
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
