@@ -19,10 +19,10 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	  -Wno-unused-parameter -fno-strict-aliasing -D_GNU_SOURCE -I. $(PKG_CFLAGS) \
 	  -DNFTGATE_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS += $(PKG_LIBS)
+override LDLIBS += $(PKG_LIBS)
 
 BUILD ?= build
 MODEL_SRC := $(sort $(wildcard model/*.c))

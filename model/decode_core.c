@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Service, EndpointSlice and Namespace: the API server's defaults and the validation that
+ * matters to a data plane (reference/kubernetes-api.md §6).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/decode.h"
+#include "model/validate.h"
+
+#define WHAT_PORT_NAME "a valid port name (RFC 1123 label: lowercase letters, digits and '-', " \
+		       "1..63 characters)"
+#define SERVICE_NAME_LABEL "kubernetes.io/service-name"
+#define NAMESPACE_NAME_LABEL "kubernetes.io/metadata.name"
+
+static bool valid_l4_protocol(const char *s)
+{
+	return !strcmp(s, "TCP") || !strcmp(s, "UDP") || !strcmp(s, "SCTP");
+}
+
+static bool valid_service_type(const char *s)
+{
+	return !strcmp(s, "ClusterIP") || !strcmp(s, "NodePort") || !strcmp(s, "LoadBalancer") ||
+	       !strcmp(s, "ExternalName");
+}
+
+static bool valid_port_name(const char *s)
+{
+	return s[0] == '\0' || valid_dns1123_label(s);
+}
+
+/* def may be NULL when the object's namespace was invalid (the object is dropped anyway) */
+static int strdup_default(char **p, const char *def)
+{
+	if (*p || !def)
+		return 0;
+	*p = strdup(def);
+	return *p ? 0 : -ENOMEM;
+}
+
+static int decode_service_port(struct dec *x, const struct ynode *m, const char *f,
+			       struct service_port *p)
+{
+	char fp[FIELD_MAX];
+	int64_t port = 0;
+	bool has_port;
+	int r;
+
+	if (dec_fatal(dec_str_checked(x, m, "name", f, false, valid_port_name, WHAT_PORT_NAME,
+				      &p->name)) ||
+	    dec_fatal(dec_str_checked(x, m, "protocol", f, false, valid_l4_protocol,
+				      "one of TCP, UDP, SCTP", &p->protocol)))
+		return -ENOMEM;
+	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
+	if (dec_fatal(r))
+		return r;
+	if (r == 0 && !has_port && dec_fatal(dec_required(x, m, field_key(fp, f, "port"))))
+		return -ENOMEM;
+	p->port = (uint16_t)port;
+	if (strdup_default(&p->name, "") < 0 || strdup_default(&p->protocol, "TCP") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* More than one port: every one named, names unique, (port, protocol) unique. */
+static int check_service_ports(struct dec *x, const struct ynode *seq, const char *f,
+			       const struct service *s)
+{
+	char fi[FIELD_MAX], fn[FIELD_MAX];
+	int r = 0;
+
+	for (size_t i = 0; i < s->n_ports && s->n_ports > 1; i++) {
+		const struct service_port *a = &s->ports[i];
+
+		if (!a->name || !a->protocol)
+			continue;
+		field_idx(fi, f, i);
+		if (!a->name[0]) {
+			r = dec_err(x, seq->kids[i], field_key(fn, fi, "name"),
+				    "is required when a Service has more than one port");
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct service_port *b = &s->ports[j];
+
+			if (!b->name || !b->protocol)
+				continue;
+			if (strcmp(a->name, b->name) == 0)
+				r = dec_err(x, seq->kids[i], field_key(fn, fi, "name"),
+					    "\"%s\" is used twice (also %s[%zu]); port names must be unique",
+					    a->name, f, j);
+			else if (a->port == b->port && strcmp(a->protocol, b->protocol) == 0)
+				r = dec_err(x, seq->kids[i], fi,
+					    "port %u/%s is listed twice (also %s[%zu])", a->port,
+					    a->protocol, f, j);
+			if (dec_fatal(r))
+				return r;
+		}
+	}
+	return 0;
+}
+
+int decode_service(struct dec *x, const struct ynode *root, struct service *out)
+{
+	const struct ynode *spec, *seq = NULL;
+	const char *f = "spec.ports";
+	int r = dec_map(x, root, "spec", "", &spec);
+
+	if (r < 0)
+		return dec_fatal(r);
+	if (spec && dec_fatal(dec_str_checked(x, spec, "type", "spec", false, valid_service_type,
+					      "one of ClusterIP, NodePort, LoadBalancer, ExternalName",
+					      &out->type)))
+		return -ENOMEM;
+	if (strdup_default(&out->type, "ClusterIP") < 0)
+		return -ENOMEM;
+	if (spec && (r = dec_seq(x, spec, "ports", "spec", &seq)) < 0)
+		return dec_fatal(r);
+	if (!seq)
+		return 0;
+	out->ports = dec_calloc(seq->n, sizeof(*out->ports));
+	if (!out->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
+		char fi[FIELD_MAX];
+
+		out->n_ports++; /* indexes stay aligned with the input */
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		r = decode_service_port(x, it, field_idx(fi, f, i), &out->ports[i]);
+		if (r < 0)
+			return r;
+	}
+	return check_service_ports(x, seq, f, out);
+}
+
+static int decode_slice_port(struct dec *x, const struct ynode *m, const char *f,
+			     struct slice_port *p)
+{
+	int64_t port = -1;
+	int r;
+
+	if (dec_fatal(dec_str_checked(x, m, "name", f, false, valid_port_name, WHAT_PORT_NAME,
+				      &p->name)) ||
+	    dec_fatal(dec_str_checked(x, m, "protocol", f, false, valid_l4_protocol,
+				      "one of TCP, UDP, SCTP", &p->protocol)))
+		return -ENOMEM;
+	r = dec_int(x, m, "port", f, 0, 65535, &port, NULL);
+	if (dec_fatal(r))
+		return r;
+	p->port = (int32_t)port; /* -1: absent, "all ports" */
+	if (strdup_default(&p->name, "") < 0 || strdup_default(&p->protocol, "TCP") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int decode_slice_ports(struct dec *x, const struct ynode *root, struct endpoint_slice *e)
+{
+	const struct ynode *seq;
+	const char *f = "ports";
+	int r = dec_seq(x, root, "ports", "", &seq);
+
+	if (r < 0 || !seq)
+		return dec_fatal(r);
+	if ((r = dec_count(x, seq, f, 0, 100)) < 0)
+		return dec_fatal(r);
+	e->ports = dec_calloc(seq->n, sizeof(*e->ports));
+	if (!e->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
+		char fi[FIELD_MAX], fn[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		field_idx(fi, f, i);
+		r = decode_slice_port(x, it, fi, &e->ports[e->n_ports++]);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; e->ports[i].name && j + 1 < e->n_ports; j++)
+			if (e->ports[j].name && strcmp(e->ports[j].name, e->ports[i].name) == 0 &&
+			    dec_fatal(dec_err(x, it, field_key(fn, fi, "name"),
+					      "\"%s\" is used twice (also %s[%zu]); port names must be unique",
+					      e->ports[i].name, f, j)))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+static int decode_endpoint(struct dec *x, const struct ynode *m, const char *f,
+			   enum address_type t, struct slice_endpoint *ep)
+{
+	const struct ynode *addrs, *cond;
+	char fa[FIELD_MAX], fc[FIELD_MAX], q[128];
+	int r;
+
+	ep->ready = true;       /* absent ready and serving mean true, */
+	ep->serving = true;     /* absent terminating means false */
+	ep->terminating = false;
+	field_key(fa, f, "addresses");
+	r = dec_seq(x, m, "addresses", f, &addrs);
+	if (r < 0)
+		return dec_fatal(r);
+	if (!addrs)
+		return dec_fatal(dec_required(x, m, fa));
+	if ((r = dec_count(x, addrs, fa, 1, 100)) < 0)
+		return dec_fatal(r);
+	ep->addresses = dec_calloc(addrs->n, sizeof(char *));
+	if (!ep->addresses)
+		return -ENOMEM;
+	for (size_t i = 0; i < addrs->n; i++) {
+		char fi[FIELD_MAX], *a = NULL;
+		bool ok;
+
+		r = dec_str_node(x, addrs->kids[i], field_idx(fi, fa, i), &a);
+		if (r < 0) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		if (!a && dec_fatal(dec_required(x, addrs->kids[i], fi)))
+			return -ENOMEM;
+		if (!a)
+			continue;
+		ok = t == ADDR_IPV4 ? valid_ipv4(a) : t == ADDR_IPV6 ? valid_ipv6(a) :
+		     valid_dns1123_subdomain(a);
+		if (!ok && dec_fatal(dec_err(x, addrs->kids[i], fi, "%s is not a valid %s address",
+					     dec_quote(q, sizeof(q), a, strlen(a)),
+					     t == ADDR_IPV4 ? "IPv4" : t == ADDR_IPV6 ? "IPv6" : "FQDN"))) {
+			free(a);
+			return -ENOMEM;
+		}
+		ep->addresses[ep->n_addresses++] = a;
+	}
+	r = dec_map(x, m, "conditions", f, &cond);
+	if (r < 0 || !cond)
+		return dec_fatal(r);
+	field_key(fc, f, "conditions");
+	if (dec_fatal(dec_bool(x, cond, "ready", fc, &ep->ready, NULL)) ||
+	    dec_fatal(dec_bool(x, cond, "serving", fc, &ep->serving, NULL)) ||
+	    dec_fatal(dec_bool(x, cond, "terminating", fc, &ep->terminating, NULL)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int decode_address_type(struct dec *x, const struct ynode *root, struct endpoint_slice *e,
+			       bool *ok)
+{
+	char *t = NULL, q[128];
+	int r = dec_str(x, root, "addressType", "", &t);
+
+	*ok = false;
+	if (r < 0)
+		return dec_fatal(r);
+	if (!t)
+		return dec_fatal(dec_required(x, root, "addressType"));
+	if (!strcmp(t, "IPv4"))
+		e->address_type = ADDR_IPV4;
+	else if (!strcmp(t, "IPv6"))
+		e->address_type = ADDR_IPV6;
+	else if (!strcmp(t, "FQDN"))
+		e->address_type = ADDR_FQDN;
+	else
+		r = dec_err(x, ymap_get(root, "addressType"), "addressType",
+			    "%s is not one of IPv4, IPv6, FQDN", dec_quote(q, sizeof(q), t, strlen(t)));
+	*ok = r == 0;
+	free(t);
+	return dec_fatal(r);
+}
+
+int decode_endpoint_slice(struct dec *x, const struct ynode *root, struct endpoint_slice *out)
+{
+	const struct ynode *seq;
+	const char *f = "endpoints";
+	bool type_ok;
+	int r;
+
+	for (size_t i = 0; i < out->m.labels.n; i++)
+		if (strcmp(out->m.labels.v[i].key, SERVICE_NAME_LABEL) == 0 &&
+		    !(out->service_name = strdup(out->m.labels.v[i].value)))
+			return -ENOMEM;
+	if ((r = decode_address_type(x, root, out, &type_ok)) < 0 ||
+	    (r = decode_slice_ports(x, root, out)) < 0)
+		return r;
+	r = dec_seq(x, root, "endpoints", "", &seq);
+	if (r < 0 || !seq)
+		return dec_fatal(r);
+	if ((r = dec_count(x, seq, f, 0, 1000)) < 0)
+		return dec_fatal(r);
+	out->endpoints = dec_calloc(seq->n, sizeof(*out->endpoints));
+	if (!out->endpoints)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n && type_ok; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
+		char fi[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		r = decode_endpoint(x, it, field_idx(fi, f, i), out->address_type,
+				    &out->endpoints[out->n_endpoints++]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int decode_namespace(struct dec *x, const struct ynode *root, struct namespace_obj *out)
+{
+	struct labels *l = &out->m.labels;
+	struct label *v;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].key, NAMESPACE_NAME_LABEL) == 0)
+			return 0;
+	if (!out->m.name)
+		return 0;
+	/* the API server sets this label on every Namespace */
+	v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	v[l->n].key = strdup(NAMESPACE_NAME_LABEL);
+	v[l->n].value = strdup(out->m.name);
+	l->n++;
+	if (!v[l->n - 1].key || !v[l->n - 1].value)
+		return -ENOMEM;
+	return 0;
+}

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * GatewayClass and Gateway: CRD defaults and schema/CEL validation
+ * (reference/gateway-api.md §1.1-§1.3, §5.4).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/decode.h"
+#include "model/validate.h"
+
+#define WHAT_SECTION "a valid section name (lowercase RFC 1123 subdomain, 1..253 characters)"
+#define WHAT_GROUP "a valid group (empty or a lowercase RFC 1123 subdomain, at most 253 characters)"
+#define WHAT_KIND "a valid kind (a letter, then letters, digits or '-', ending with a letter or " \
+		  "digit, 1..63 characters)"
+#define WHAT_HOSTNAME "a valid hostname (optional \"*.\" then a lowercase RFC 1123 subdomain, " \
+		      "1..253 characters)"
+
+static bool valid_object_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 253;
+}
+
+static bool valid_description(const char *s)
+{
+	return strlen(s) <= 64;
+}
+
+int decode_gateway_class(struct dec *x, const struct ynode *root, struct gateway_class *out)
+{
+	const struct ynode *spec;
+	char *desc = NULL;
+	int r = dec_map(x, root, "spec", "", &spec);
+
+	if (r < 0)
+		return dec_fatal(r);
+	if (!spec)
+		return dec_fatal(dec_required(x, root, "spec"));
+	r = dec_str_checked(x, spec, "controllerName", "spec", true, valid_controller_name,
+			    "a valid controller name (a lowercase domain, '/', then a path; at most "
+			    "253 characters), e.g. \"example.net/gateway-controller\"",
+			    &out->controller_name);
+	if (dec_fatal(r))
+		return r;
+	r = dec_str_checked(x, spec, "description", "spec", false, valid_description,
+			    "at most 64 characters long", &desc);
+	free(desc);
+	return dec_fatal(r);
+}
+
+static enum selector_op op_of(const char *s, bool *ok)
+{
+	static const struct { const char *name; enum selector_op op; } ops[] = {
+		{ "In", SEL_IN }, { "NotIn", SEL_NOT_IN },
+		{ "Exists", SEL_EXISTS }, { "DoesNotExist", SEL_DOES_NOT_EXIST },
+	};
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(s, ops[i].name) == 0) {
+			*ok = true;
+			return ops[i].op;
+		}
+	*ok = false;
+	return SEL_IN;
+}
+
+static int decode_requirement(struct dec *x, const struct ynode *m, const char *f,
+			      struct selector_requirement *req)
+{
+	const struct ynode *vals;
+	char *op = NULL;
+	char fv[FIELD_MAX], q[128];
+	bool ok = false;
+	int r;
+
+	r = dec_str_checked(x, m, "key", f, true, valid_label_key, "a valid label key", &req->key);
+	if (dec_fatal(r))
+		return r;
+	r = dec_str(x, m, "operator", f, &op);
+	if (r < 0)
+		return dec_fatal(r);
+	if (!op)
+		return dec_fatal(dec_required(x, m, field_key(fv, f, "operator")));
+	req->op = op_of(op, &ok);
+	if (!ok)
+		r = dec_err(x, ymap_get(m, "operator"), field_key(fv, f, "operator"),
+			    "%s is not one of In, NotIn, Exists, DoesNotExist",
+			    dec_quote(q, sizeof(q), op, strlen(op)));
+	free(op);
+	if (!ok)
+		return dec_fatal(r);
+	r = dec_seq(x, m, "values", f, &vals);
+	if (r < 0)
+		return dec_fatal(r);
+	field_key(fv, f, "values");
+	if ((req->op == SEL_IN || req->op == SEL_NOT_IN) && (!vals || vals->n == 0))
+		return dec_fatal(dec_err(x, m, fv, "must be non-empty for operator In or NotIn"));
+	if ((req->op == SEL_EXISTS || req->op == SEL_DOES_NOT_EXIST) && vals && vals->n)
+		return dec_fatal(dec_err(x, vals, fv, "must be empty for operator Exists or DoesNotExist"));
+	if (!vals)
+		return 0;
+	req->values = dec_calloc(vals->n, sizeof(char *));
+	if (!req->values)
+		return -ENOMEM;
+	for (size_t i = 0; i < vals->n; i++) {
+		char fi[FIELD_MAX], *v = NULL;
+
+		r = dec_str_node(x, vals->kids[i], field_idx(fi, fv, i), &v);
+		if (dec_fatal(r))
+			return r;
+		if (!v)
+			v = strdup("");
+		if (!v)
+			return -ENOMEM;
+		req->values[req->n_values++] = v;
+	}
+	return 0;
+}
+
+static int decode_selector(struct dec *x, const struct ynode *m, const char *f,
+			   struct label_selector *sel)
+{
+	const struct ynode *exprs;
+	char fe[FIELD_MAX];
+	int r = dec_labels(x, m, "matchLabels", f, true, &sel->match_labels);
+
+	if (dec_fatal(r))
+		return r;
+	r = dec_seq(x, m, "matchExpressions", f, &exprs);
+	if (r < 0 || !exprs)
+		return dec_fatal(r);
+	field_key(fe, f, "matchExpressions");
+	sel->exprs = dec_calloc(exprs->n, sizeof(*sel->exprs));
+	if (!sel->exprs)
+		return -ENOMEM;
+	for (size_t i = 0; i < exprs->n; i++) {
+		const struct ynode *it = dec_item_map(x, exprs, i, fe, &r);
+		char fi[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		r = decode_requirement(x, it, field_idx(fi, fe, i), &sel->exprs[sel->n_exprs++]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int decode_namespaces(struct dec *x, const struct ynode *ar, const char *f, struct listener *l)
+{
+	const struct ynode *ns, *sel;
+	char fn[FIELD_MAX], fs[FIELD_MAX], q[128];
+	char *from = NULL;
+	int r = dec_map(x, ar, "namespaces", f, &ns);
+
+	l->from = FROM_SAME; /* CRD default, also when namespaces or from is missing (§1.3) */
+	if (r < 0 || !ns)
+		return dec_fatal(r);
+	field_key(fn, f, "namespaces");
+	r = dec_str(x, ns, "from", fn, &from);
+	if (r < 0)
+		return dec_fatal(r);
+	if (from && strcmp(from, "All") == 0)
+		l->from = FROM_ALL;
+	else if (from && strcmp(from, "Selector") == 0)
+		l->from = FROM_SELECTOR;
+	else if (from && strcmp(from, "Same") != 0)
+		r = dec_err(x, ymap_get(ns, "from"), field_key(fs, fn, "from"),
+			    "%s is not one of All, Selector, Same", dec_quote(q, sizeof(q), from, strlen(from)));
+	free(from);
+	if (dec_fatal(r))
+		return r;
+	r = dec_map(x, ns, "selector", fn, &sel);
+	if (r < 0 || !sel)
+		return dec_fatal(r);
+	l->selector = calloc(1, sizeof(*l->selector));
+	if (!l->selector)
+		return -ENOMEM;
+	return decode_selector(x, sel, field_key(fs, fn, "selector"), l->selector);
+}
+
+static int decode_kinds(struct dec *x, const struct ynode *ar, const char *f, struct listener *l)
+{
+	const struct ynode *kinds;
+	char fk[FIELD_MAX];
+	int r = dec_seq(x, ar, "kinds", f, &kinds);
+
+	if (r < 0 || !kinds)
+		return dec_fatal(r);
+	field_key(fk, f, "kinds");
+	if ((r = dec_count(x, kinds, fk, 0, 8)) < 0)
+		return dec_fatal(r);
+	l->kinds = dec_calloc(kinds->n, sizeof(*l->kinds));
+	if (!l->kinds)
+		return -ENOMEM;
+	for (size_t i = 0; i < kinds->n; i++) {
+		const struct ynode *it = dec_item_map(x, kinds, i, fk, &r);
+		struct route_group_kind *k = &l->kinds[l->n_kinds];
+		char fi[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		l->n_kinds++;
+		field_idx(fi, fk, i);
+		if (dec_fatal(dec_str_checked(x, it, "group", fi, false, valid_group, WHAT_GROUP, &k->group)) ||
+		    dec_fatal(dec_str_checked(x, it, "kind", fi, true, valid_kind, WHAT_KIND, &k->kind)))
+			return -ENOMEM;
+		if (!k->group && !(k->group = strdup(GATEWAY_GROUP)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int decode_listener(struct dec *x, const struct ynode *m, const char *f, struct listener *l)
+{
+	const struct ynode *ar, *tls;
+	char fa[FIELD_MAX];
+	int64_t port = 0;
+	bool has_port;
+	int r;
+
+	l->loc = (struct src_loc){ .file = x->file, .line = m->line };
+	if (dec_fatal(dec_str_checked(x, m, "name", f, true, valid_section_name, WHAT_SECTION, &l->name)) ||
+	    dec_fatal(dec_str_checked(x, m, "hostname", f, false, valid_hostname, WHAT_HOSTNAME,
+				      &l->hostname)) ||
+	    dec_fatal(dec_str_checked(x, m, "protocol", f, true, valid_protocol,
+				      "a valid protocol (TCP, UDP, HTTP, HTTPS, TLS or a "
+				      "domain-prefixed name such as example.com/proto; 1..255 characters)",
+				      &l->protocol)))
+		return -ENOMEM;
+	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
+	if (dec_fatal(r))
+		return r;
+	if (r == 0 && !has_port && dec_fatal(dec_required(x, m, field_key(fa, f, "port"))))
+		return -ENOMEM;
+	l->port = (uint16_t)port;
+	r = dec_map(x, m, "tls", f, &tls);
+	if (dec_fatal(r))
+		return r;
+	l->has_tls = tls != NULL;
+	r = dec_map(x, m, "allowedRoutes", f, &ar);
+	if (dec_fatal(r))
+		return r;
+	if (!ar)
+		return 0;
+	field_key(fa, f, "allowedRoutes");
+	r = decode_namespaces(x, ar, fa, l);
+	if (r < 0)
+		return r;
+	return decode_kinds(x, ar, fa, l);
+}
+
+/* The protocol-specific CEL rules of a listener (§1.2, §5.4). */
+static int check_listener_protocol(struct dec *x, const struct ynode *m, const char *f,
+				   const struct listener *l)
+{
+	const struct ynode *tls = ymap_get(m, "tls");
+	const char *p = l->protocol;
+	char *mode = NULL;
+	char ft[FIELD_MAX], fm[FIELD_MAX], q[128];
+	int r = 0;
+
+	if (!p)
+		return 0;
+	if ((strcmp(p, "TCP") == 0 || strcmp(p, "UDP") == 0) && l->hostname)
+		r = dec_err(x, ymap_get(m, "hostname"), field_key(ft, f, "hostname"),
+			    "must not be set for protocol %s", p);
+	if (dec_fatal(r))
+		return r;
+	field_key(ft, f, "tls");
+	if ((strcmp(p, "TCP") == 0 || strcmp(p, "UDP") == 0 || strcmp(p, "HTTP") == 0) && l->has_tls)
+		return dec_fatal(dec_err(x, tls, ft, "must not be set for protocol %s", p));
+	if (l->has_tls && dec_fatal(dec_str(x, tls, "mode", ft, &mode)))
+		return -ENOMEM;
+	field_key(fm, ft, "mode");
+	if (strcmp(p, "TLS") == 0 && !l->has_tls)
+		r = dec_err(x, m, fm, "is required for protocol TLS");
+	else if (mode && strcmp(mode, "Terminate") != 0 && strcmp(mode, "Passthrough") != 0)
+		r = dec_err(x, ymap_get(tls, "mode"), fm, "%s is not one of Terminate, Passthrough",
+			    dec_quote(q, sizeof(q), mode, strlen(mode)));
+	else if (mode && strcmp(p, "HTTPS") == 0 && strcmp(mode, "Terminate") != 0)
+		r = dec_err(x, ymap_get(tls, "mode"), fm, "must be Terminate for protocol HTTPS, got %s",
+			    dec_quote(q, sizeof(q), mode, strlen(mode)));
+	free(mode);
+	return dec_fatal(r);
+}
+
+static bool same_hostname(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Listener names unique; (port, protocol, hostname) unique. At most 64 listeners. */
+static int check_listeners_distinct(struct dec *x, const struct ynode *seq, const char *f,
+				    const struct gateway *g)
+{
+	char fi[FIELD_MAX], q[128];
+	int r;
+
+	for (size_t i = 0; i < g->n_listeners; i++) {
+		const struct listener *a = &g->listeners[i];
+
+		for (size_t j = 0; j < i; j++) {
+			const struct listener *b = &g->listeners[j];
+
+			if (!a->name || !b->name || !a->protocol || !b->protocol)
+				continue;
+			r = 0;
+			if (strcmp(a->name, b->name) == 0)
+				r = dec_err(x, seq->kids[i], field_idx(fi, f, i),
+					    "listener name %s is used twice (also %s[%zu]); names must be unique",
+					    dec_quote(q, sizeof(q), a->name, strlen(a->name)), f, j);
+			else if (a->port == b->port && strcmp(a->protocol, b->protocol) == 0 &&
+				 same_hostname(a->hostname, b->hostname))
+				r = dec_err(x, seq->kids[i], field_idx(fi, f, i),
+					    "port %u, protocol %s and hostname %s are the same as %s[%zu]; "
+					    "the combination must be unique", a->port, a->protocol,
+					    a->hostname ? a->hostname : "(none)", f, j);
+			if (dec_fatal(r))
+				return r;
+			if (r)
+				break;
+		}
+	}
+	return 0;
+}
+
+static int decode_listeners(struct dec *x, const struct ynode *spec, struct gateway *g)
+{
+	const struct ynode *seq;
+	const char *f = "spec.listeners";
+	int r = dec_seq(x, spec, "listeners", "spec", &seq);
+
+	if (r < 0)
+		return dec_fatal(r);
+	if (!seq)
+		return dec_fatal(dec_required(x, spec, f));
+	if ((r = dec_count(x, seq, f, 1, 64)) < 0)
+		return dec_fatal(r);
+	g->listeners = dec_calloc(seq->n, sizeof(*g->listeners));
+	if (!g->listeners)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
+		struct listener *l = &g->listeners[g->n_listeners];
+		char fi[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			/* keep indexes aligned with the input for the distinctness messages */
+			g->n_listeners++;
+			continue;
+		}
+		g->n_listeners++;
+		field_idx(fi, f, i);
+		if ((r = decode_listener(x, it, fi, l)) < 0 ||
+		    (r = check_listener_protocol(x, it, fi, l)) < 0)
+			return r;
+	}
+	return check_listeners_distinct(x, seq, f, g);
+}
+
+static bool valid_address_type(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	if (!strcmp(s, "IPAddress") || !strcmp(s, "Hostname") || !strcmp(s, "NamedAddress"))
+		return true;
+	return strchr(s, '/') && valid_protocol(s);
+}
+
+static bool valid_address_value(const char *s)
+{
+	return strlen(s) <= 253;
+}
+
+static int check_address(struct dec *x, const struct ynode *it, const char *fi,
+			 const struct gateway_address *a, const struct gateway *g, size_t i)
+{
+	char fv[FIELD_MAX], q[128];
+
+	field_key(fv, fi, "value");
+	if (!a->value[0])
+		return 0;
+	if (strcmp(a->type, "IPAddress") == 0 && !valid_ipv4(a->value) && !valid_ipv6(a->value))
+		return dec_err(x, ymap_get(it, "value"), fv, "%s is not a valid IPv4 or IPv6 address",
+			       dec_quote(q, sizeof(q), a->value, strlen(a->value)));
+	if (strcmp(a->type, "Hostname") == 0 && !valid_hostname(a->value))
+		return dec_err(x, ymap_get(it, "value"), fv, "%s is not %s",
+			       dec_quote(q, sizeof(q), a->value, strlen(a->value)), WHAT_HOSTNAME);
+	if (strcmp(a->type, "IPAddress") != 0 && strcmp(a->type, "Hostname") != 0)
+		return 0;
+	for (size_t j = 0; j < i; j++)
+		if (g->addresses[j].type && g->addresses[j].value &&
+		    strcmp(g->addresses[j].type, a->type) == 0 &&
+		    strcmp(g->addresses[j].value, a->value) == 0)
+			return dec_err(x, ymap_get(it, "value"), fv,
+				       "%s appears twice (also entry %zu); %s values must be unique",
+				       dec_quote(q, sizeof(q), a->value, strlen(a->value)), j, a->type);
+	return 0;
+}
+
+static int decode_addresses(struct dec *x, const struct ynode *spec, struct gateway *g)
+{
+	const struct ynode *seq;
+	const char *f = "spec.addresses";
+	int r = dec_seq(x, spec, "addresses", "spec", &seq);
+
+	if (r < 0 || !seq)
+		return dec_fatal(r);
+	if ((r = dec_count(x, seq, f, 0, 16)) < 0)
+		return dec_fatal(r);
+	g->addresses = dec_calloc(seq->n, sizeof(*g->addresses));
+	if (!g->addresses)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
+		struct gateway_address *a = &g->addresses[g->n_addresses];
+		char fi[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		g->n_addresses++;
+		field_idx(fi, f, i);
+		r = dec_str_checked(x, it, "type", fi, false, valid_address_type,
+				    "a valid address type (IPAddress, Hostname, NamedAddress or a "
+				    "domain-prefixed name)", &a->type);
+		if (dec_fatal(r))
+			return r;
+		if (dec_fatal(dec_str_checked(x, it, "value", fi, false, valid_address_value,
+					      "at most 253 characters long", &a->value)))
+			return -ENOMEM;
+		if (!a->type && r == 0 && !(a->type = strdup("IPAddress")))
+			return -ENOMEM;
+		if (!a->value && !(a->value = strdup("")))
+			return -ENOMEM;
+		if (a->type && dec_fatal(check_address(x, it, fi, a, g, g->n_addresses - 1)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int decode_gateway(struct dec *x, const struct ynode *root, struct gateway *out)
+{
+	const struct ynode *spec;
+	int r = dec_map(x, root, "spec", "", &spec);
+
+	if (r < 0)
+		return dec_fatal(r);
+	if (!spec)
+		return dec_fatal(dec_required(x, root, "spec"));
+	r = dec_str_checked(x, spec, "gatewayClassName", "spec", true, valid_object_name,
+			    "a valid name (1..253 characters)", &out->class_name);
+	if (dec_fatal(r))
+		return r;
+	if ((r = decode_listeners(x, spec, out)) < 0)
+		return r;
+	return decode_addresses(x, spec, out);
+}

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * TCPRoute and ReferenceGrant: CRD defaults and schema/CEL validation
+ * (reference/gateway-api.md §2.1, §2.3, §3, §3.4, §5.4).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/decode.h"
+#include "model/validate.h"
+
+#define WHAT_SECTION "a valid section name (lowercase RFC 1123 subdomain, 1..253 characters)"
+#define WHAT_GROUP "a valid group (empty or a lowercase RFC 1123 subdomain, at most 253 characters)"
+#define WHAT_KIND "a valid kind (a letter, then letters, digits or '-', ending with a letter or " \
+		  "digit, 1..63 characters)"
+#define WHAT_NAMESPACE "a valid namespace (RFC 1123 label: lowercase letters, digits and '-', " \
+		       "1..63 characters)"
+#define WHAT_NAME "a valid name (1..253 characters)"
+
+static bool valid_object_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 253;
+}
+
+static bool is_v1alpha2(const struct dec *x)
+{
+	const char *v = strrchr(x->api_version, '/');
+
+	return v && strcmp(v, "/v1alpha2") == 0;
+}
+
+/* def may be NULL when the object's namespace was invalid (the object is dropped anyway) */
+static int strdup_default(char **p, const char *def)
+{
+	if (*p || !def)
+		return 0;
+	*p = strdup(def);
+	return *p ? 0 : -ENOMEM;
+}
+
+static int decode_parent(struct dec *x, const struct ynode *m, const char *f, const char *route_ns,
+			 struct parent_ref *p)
+{
+	int64_t port = 0;
+	bool has_port;
+	int r;
+
+	if (dec_fatal(dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &p->group)) ||
+	    dec_fatal(dec_str_checked(x, m, "kind", f, false, valid_kind, WHAT_KIND, &p->kind)) ||
+	    dec_fatal(dec_str_checked(x, m, "namespace", f, false, valid_dns1123_label, WHAT_NAMESPACE,
+				      &p->namespace)) ||
+	    dec_fatal(dec_str_checked(x, m, "name", f, true, valid_object_name, WHAT_NAME, &p->name)) ||
+	    dec_fatal(dec_str_checked(x, m, "sectionName", f, false, valid_section_name, WHAT_SECTION,
+				      &p->section)))
+		return -ENOMEM;
+	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
+	if (dec_fatal(r))
+		return r;
+	p->port = (uint16_t)port;
+	p->group_set = ymap_get(m, "group") && p->group;
+	p->kind_set = ymap_get(m, "kind") && p->kind;
+	p->namespace_set = ymap_get(m, "namespace") && p->namespace;
+	/* defaults of §2.1: the route's own namespace, a Gateway of the Gateway API group */
+	if (strdup_default(&p->group, GATEWAY_GROUP) < 0 || strdup_default(&p->kind, "Gateway") < 0 ||
+	    strdup_default(&p->namespace, route_ns) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Same parent as the CRD's CEL sees it: group, kind, name, and namespace as written. */
+static bool same_parent(const struct parent_ref *a, const struct parent_ref *b)
+{
+	bool a_ns = a->namespace_set && a->namespace[0], b_ns = b->namespace_set && b->namespace[0];
+
+	if (!a->name || !b->name || strcmp(a->group, b->group) || strcmp(a->kind, b->kind) ||
+	    strcmp(a->name, b->name))
+		return false;
+	if (!a_ns && !b_ns)
+		return true;
+	return a_ns && b_ns && strcmp(a->namespace, b->namespace) == 0;
+}
+
+static bool same_section(const struct parent_ref *a, const struct parent_ref *b)
+{
+	bool as = a->section && a->section[0], bs = b->section && b->section[0];
+
+	return (!as && !bs) || (as && bs && strcmp(a->section, b->section) == 0);
+}
+
+/*
+ * §2.3: two refs to the same parent must both set the distinguishing fields and differ in
+ * them. Standard (v1): sectionName. Experimental (v1alpha2): sectionName and port.
+ */
+static int check_parents_distinct(struct dec *x, const struct ynode *seq, const char *f,
+				  const struct tcp_route *rt, bool with_port)
+{
+	const char *what = with_port ? "sectionName or port" : "sectionName";
+	char fi[FIELD_MAX];
+
+	for (size_t i = 1; i < rt->n_parents; i++) {
+		for (size_t j = 0; j < i; j++) {
+			const struct parent_ref *a = &rt->parents[j], *b = &rt->parents[i];
+			bool set_a = a->section && a->section[0], set_b = b->section && b->section[0];
+			int r = 0;
+
+			if (!a->group || !b->group || !same_parent(a, b))
+				continue;
+			if (set_a != set_b || (with_port && (a->port != 0) != (b->port != 0)))
+				r = dec_err(x, seq->kids[i], field_idx(fi, f, i),
+					    "%s must be specified when parentRefs includes 2 or more "
+					    "references to the same parent (also %s[%zu])", what, f, j);
+			else if (same_section(a, b) && (!with_port || a->port == b->port))
+				r = dec_err(x, seq->kids[i], field_idx(fi, f, i),
+					    "%s must be unique when parentRefs includes 2 or more "
+					    "references to the same parent (same as %s[%zu])", what, f, j);
+			if (r)
+				return dec_fatal(r);
+		}
+	}
+	return 0;
+}
+
+static int decode_parents(struct dec *x, const struct ynode *spec, struct tcp_route *rt)
+{
+	const struct ynode *seq;
+	const char *f = "spec.parentRefs";
+	int r = dec_seq(x, spec, "parentRefs", "spec", &seq);
+
+	if (r < 0 || !seq)
+		return dec_fatal(r);
+	if ((r = dec_count(x, seq, f, 0, 32)) < 0)
+		return dec_fatal(r);
+	rt->parents = dec_calloc(seq->n, sizeof(*rt->parents));
+	if (!rt->parents)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
+		char fi[FIELD_MAX];
+
+		rt->n_parents++; /* indexes stay aligned with the input */
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		r = decode_parent(x, it, field_idx(fi, f, i), rt->m.namespace, &rt->parents[i]);
+		if (r < 0)
+			return r;
+	}
+	return check_parents_distinct(x, seq, f, rt, is_v1alpha2(x));
+}
+
+static int decode_backend(struct dec *x, const struct ynode *m, const char *f, const char *route_ns,
+			  struct backend_ref *b)
+{
+	int64_t port = 0, weight = 1;
+	bool has_port;
+	char fp[FIELD_MAX];
+	int r;
+
+	b->loc = (struct src_loc){ .file = x->file, .line = m->line };
+	if (dec_fatal(dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &b->group)) ||
+	    dec_fatal(dec_str_checked(x, m, "kind", f, false, valid_kind, WHAT_KIND, &b->kind)) ||
+	    dec_fatal(dec_str_checked(x, m, "name", f, true, valid_object_name, WHAT_NAME, &b->name)) ||
+	    dec_fatal(dec_str_checked(x, m, "namespace", f, false, valid_dns1123_label, WHAT_NAMESPACE,
+				      &b->namespace)))
+		return -ENOMEM;
+	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
+	if (dec_fatal(r))
+		return r;
+	b->port = (uint16_t)port;
+	if (dec_fatal(dec_int(x, m, "weight", f, 0, 1000000, &weight, NULL)))
+		return -ENOMEM;
+	b->weight = (uint32_t)weight;
+	if (strdup_default(&b->group, "") < 0 || strdup_default(&b->kind, "Service") < 0 ||
+	    strdup_default(&b->namespace, route_ns) < 0)
+		return -ENOMEM;
+	/* the CRD's CEL: "Must have port for Service reference" */
+	if (r == 0 && !has_port && b->group[0] == '\0' && strcmp(b->kind, "Service") == 0)
+		return dec_fatal(dec_err(x, m, field_key(fp, f, "port"),
+					 "is required for a Service reference (group \"\", kind Service)"));
+	return 0;
+}
+
+static int decode_rule(struct dec *x, const struct ynode *m, const char *f, const char *route_ns,
+		       struct route_rule *rule)
+{
+	const struct ynode *seq;
+	char fb[FIELD_MAX];
+	int r;
+
+	r = dec_str_checked(x, m, "name", f, false, valid_section_name, WHAT_SECTION, &rule->name);
+	if (dec_fatal(r))
+		return r;
+	field_key(fb, f, "backendRefs");
+	r = dec_seq(x, m, "backendRefs", f, &seq);
+	if (r < 0)
+		return dec_fatal(r);
+	if (!seq)
+		return dec_fatal(dec_required(x, m, fb));
+	if ((r = dec_count(x, seq, fb, 1, 16)) < 0)
+		return dec_fatal(r);
+	rule->refs = dec_calloc(seq->n, sizeof(*rule->refs));
+	if (!rule->refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, fb, &r);
+		char fi[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		r = decode_backend(x, it, field_idx(fi, fb, i), route_ns, &rule->refs[rule->n_refs++]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int decode_rules(struct dec *x, const struct ynode *spec, struct tcp_route *rt)
+{
+	const struct ynode *seq;
+	const char *f = "spec.rules";
+	char q[128];
+	int r = dec_seq(x, spec, "rules", "spec", &seq);
+
+	if (r < 0)
+		return dec_fatal(r);
+	if (!seq)
+		return dec_fatal(dec_required(x, spec, f));
+	/* v1 allows exactly one rule, v1alpha2 up to 16 (§0) */
+	if ((r = dec_count(x, seq, f, 1, is_v1alpha2(x) ? 16 : 1)) < 0)
+		return dec_fatal(r);
+	rt->rules = dec_calloc(seq->n, sizeof(*rt->rules));
+	if (!rt->rules)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
+		struct route_rule *rule = &rt->rules[rt->n_rules];
+		char fi[FIELD_MAX], fn[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		rt->n_rules++;
+		r = decode_rule(x, it, field_idx(fi, f, i), rt->m.namespace, rule);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; rule->name && j + 1 < rt->n_rules; j++)
+			if (rt->rules[j].name && strcmp(rt->rules[j].name, rule->name) == 0 &&
+			    dec_fatal(dec_err(x, ymap_get(it, "name"), field_key(fn, fi, "name"),
+					      "rule name %s is used twice; rule names must be unique",
+					      dec_quote(q, sizeof(q), rule->name, strlen(rule->name)))))
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+int decode_tcp_route(struct dec *x, const struct ynode *root, struct tcp_route *out)
+{
+	const struct ynode *spec;
+	int r = dec_map(x, root, "spec", "", &spec);
+
+	if (r < 0)
+		return dec_fatal(r);
+	if (!spec)
+		return dec_fatal(dec_required(x, root, "spec"));
+	if ((r = decode_parents(x, spec, out)) < 0)
+		return r;
+	return decode_rules(x, spec, out);
+}
+
+static int grant_list(struct dec *x, const struct ynode *spec, const char *key,
+		      const struct ynode **seq, char *f)
+{
+	int r = dec_seq(x, spec, key, "spec", seq);
+
+	field_key(f, "spec", key);
+	if (r < 0)
+		return dec_fatal(r);
+	if (!*seq)
+		return dec_fatal(dec_required(x, spec, f));
+	r = dec_count(x, *seq, f, 1, 16);
+	if (r < 0)
+		*seq = NULL;
+	return dec_fatal(r);
+}
+
+int decode_reference_grant(struct dec *x, const struct ynode *root, struct reference_grant *out)
+{
+	const struct ynode *spec, *from = NULL, *to = NULL;
+	char ff[FIELD_MAX], ft[FIELD_MAX];
+	int r = dec_map(x, root, "spec", "", &spec);
+
+	if (r < 0)
+		return dec_fatal(r);
+	if (!spec) /* required since v1.6 (§5.4) */
+		return dec_fatal(dec_required(x, root, "spec"));
+	if (grant_list(x, spec, "from", &from, ff) < 0 || grant_list(x, spec, "to", &to, ft) < 0)
+		return -ENOMEM;
+	out->from = dec_calloc(from ? from->n : 0, sizeof(*out->from));
+	out->to = dec_calloc(to ? to->n : 0, sizeof(*out->to));
+	if (!out->from || !out->to)
+		return -ENOMEM;
+	for (size_t i = 0; from && i < from->n; i++) {
+		const struct ynode *it = dec_item_map(x, from, i, ff, &r);
+		struct grant_from *g = &out->from[out->n_from];
+		char fi[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		out->n_from++;
+		field_idx(fi, ff, i);
+		if (dec_fatal(dec_str_checked(x, it, "group", fi, true, valid_group, WHAT_GROUP, &g->group)) ||
+		    dec_fatal(dec_str_checked(x, it, "kind", fi, true, valid_kind, WHAT_KIND, &g->kind)) ||
+		    dec_fatal(dec_str_checked(x, it, "namespace", fi, true, valid_dns1123_label,
+					      WHAT_NAMESPACE, &g->namespace)))
+			return -ENOMEM;
+	}
+	for (size_t i = 0; to && i < to->n; i++) {
+		const struct ynode *it = dec_item_map(x, to, i, ft, &r);
+		struct grant_to *g = &out->to[out->n_to];
+		char fi[FIELD_MAX];
+
+		if (!it) {
+			if (dec_fatal(r))
+				return r;
+			continue;
+		}
+		out->n_to++;
+		field_idx(fi, ft, i);
+		if (dec_fatal(dec_str_checked(x, it, "group", fi, true, valid_group, WHAT_GROUP, &g->group)) ||
+		    dec_fatal(dec_str_checked(x, it, "kind", fi, true, valid_kind, WHAT_KIND, &g->kind)) ||
+		    dec_fatal(dec_str_checked(x, it, "name", fi, false, valid_object_name, WHAT_NAME,
+					      &g->name)))
+			return -ENOMEM;
+	}
+	return 0;
+}

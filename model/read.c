@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Manifests into the store: inputs (file, directory, stdin) -> documents (yaml_tree) ->
+ * objects (a table of per-kind decoders) -> the store's arrays. Every object is decoded
+ * fully even after an error so that one run reports every problem; an object with an
+ * error is dropped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/decode.h"
+#include "model/read.h"
+#include "model/yaml_tree.h"
+
+const struct read_limits read_limits_default = {
+	.max_input_bytes = 64u << 20,
+	.max_doc_bytes = 4u << 20,
+	.max_depth = 64,
+	.max_objects = 500000,
+	.max_string = 64u << 10,
+	.max_items = 100000,
+};
+
+#define WRAP(fn, type)                                                                  \
+	static int fn##_any(struct dec *x, const struct ynode *r, void *o)              \
+	{                                                                               \
+		return fn(x, r, (type *)o);                                             \
+	}
+WRAP(decode_gateway_class, struct gateway_class)
+WRAP(decode_gateway, struct gateway)
+WRAP(decode_tcp_route, struct tcp_route)
+WRAP(decode_reference_grant, struct reference_grant)
+WRAP(decode_service, struct service)
+WRAP(decode_endpoint_slice, struct endpoint_slice)
+WRAP(decode_namespace, struct namespace_obj)
+#define WRAP_FREE(fn, type)                                                             \
+	static void fn##_any(void *o)                                                   \
+	{                                                                               \
+		fn((type *)o);                                                          \
+	}
+WRAP_FREE(gateway_class_free_contents, struct gateway_class)
+WRAP_FREE(gateway_free_contents, struct gateway)
+WRAP_FREE(tcp_route_free_contents, struct tcp_route)
+WRAP_FREE(reference_grant_free_contents, struct reference_grant)
+WRAP_FREE(service_free_contents, struct service)
+WRAP_FREE(endpoint_slice_free_contents, struct endpoint_slice)
+WRAP_FREE(namespace_free_contents, struct namespace_obj)
+
+/* Every kind nftgate reads; each object struct starts with its struct meta. */
+struct kind_ops {
+	const char *kind;
+	const char *versions[3];
+	bool namespaced;
+	const struct name_rule *name_rule;
+	size_t size, arr_off, n_off;
+	int (*decode)(struct dec *x, const struct ynode *root, void *obj);
+	void (*free_contents)(void *obj);
+};
+
+#define GW(v) GATEWAY_GROUP "/" v
+#define OPS(k, ns, rule, type, arr, dec, fr, ...)                                        \
+	[k] = { kind_name_##k, { __VA_ARGS__ }, ns, rule, sizeof(type),                  \
+		offsetof(struct store, arr), offsetof(struct store, n_##arr), dec##_any, fr##_any }
+#define kind_name_KIND_GATEWAY_CLASS "GatewayClass"
+#define kind_name_KIND_GATEWAY "Gateway"
+#define kind_name_KIND_TCP_ROUTE "TCPRoute"
+#define kind_name_KIND_REFERENCE_GRANT "ReferenceGrant"
+#define kind_name_KIND_SERVICE "Service"
+#define kind_name_KIND_ENDPOINT_SLICE "EndpointSlice"
+#define kind_name_KIND_NAMESPACE "Namespace"
+
+static const struct kind_ops kinds[KIND__COUNT] = {
+	OPS(KIND_GATEWAY_CLASS, false, &name_subdomain, struct gateway_class, classes,
+	    decode_gateway_class, gateway_class_free_contents, GW("v1"), GW("v1beta1")),
+	OPS(KIND_GATEWAY, true, &name_subdomain, struct gateway, gateways, decode_gateway,
+	    gateway_free_contents, GW("v1"), GW("v1beta1")),
+	OPS(KIND_TCP_ROUTE, true, &name_subdomain, struct tcp_route, routes, decode_tcp_route,
+	    tcp_route_free_contents, GW("v1"), GW("v1alpha2")),
+	OPS(KIND_REFERENCE_GRANT, true, &name_subdomain, struct reference_grant, grants,
+	    decode_reference_grant, reference_grant_free_contents, GW("v1"), GW("v1beta1")),
+	OPS(KIND_SERVICE, true, &name_label1035, struct service, services, decode_service,
+	    service_free_contents, "v1"),
+	OPS(KIND_ENDPOINT_SLICE, true, &name_subdomain, struct endpoint_slice, slices,
+	    decode_endpoint_slice, endpoint_slice_free_contents, "discovery.k8s.io/v1"),
+	OPS(KIND_NAMESPACE, false, &name_label1123, struct namespace_obj, namespaces,
+	    decode_namespace, namespace_free_contents, "v1"),
+};
+
+/* One input being read. */
+struct load {
+	struct store *s;
+	const char *file; /* interned */
+	const struct read_limits *lim;
+	struct diags *d;
+	int worst;        /* -ENOMEM > -E2BIG > -EINVAL > 0 */
+};
+
+static int severity(int r)
+{
+	return r == 0 ? 0 : r == -ENOMEM ? 3 : r == -E2BIG ? 2 : 1;
+}
+
+/* Keeps the most severe result: -ENOMEM, then -E2BIG, then any input error. */
+static void note(struct load *l, int r)
+{
+	if (severity(r) > severity(l->worst))
+		l->worst = r;
+}
+
+static size_t store_count(const struct store *s)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < KIND__COUNT; k++)
+		n += *(const size_t *)((const char *)s + kinds[k].n_off);
+	return n;
+}
+
+/* Appends a copy of obj's bytes; the array grows geometrically whoever allocated it. */
+static int store_append(struct store *s, const struct kind_ops *ops, const void *obj)
+{
+	void **arr = (void **)((char *)s + ops->arr_off);
+	size_t *n = (size_t *)((char *)s + ops->n_off);
+	size_t cap = *arr ? malloc_usable_size(*arr) / ops->size : 0;
+
+	if (*n + 1 > cap) {
+		size_t ncap = *n < 8 ? 16 : *n * 2;
+		void *v = realloc(*arr, ncap * ops->size);
+
+		if (!v)
+			return -ENOMEM;
+		*arr = v;
+	}
+	memcpy((char *)*arr + *n * ops->size, obj, ops->size);
+	(*n)++;
+	return 0;
+}
+
+static int decode_object(struct load *l, const struct kind_ops *ops, const char *api_version,
+			 const struct ynode *root)
+{
+	struct dec x = { .d = l->d, .file = l->file, .api_version = api_version };
+	void *obj;
+	int r;
+
+	if (store_count(l->s) >= l->lim->max_objects) {
+		r = diags_add(l->d, l->file, root->line, NULL, NULL,
+			      "more than %zu objects in the input (limit max_objects)",
+			      l->lim->max_objects);
+		return r < 0 ? r : -E2BIG;
+	}
+	obj = calloc(1, ops->size);
+	if (!obj)
+		return -ENOMEM;
+	r = decode_meta(&x, root, ops->kind, ops->namespaced, ops->name_rule, obj);
+	if (r == 0)
+		r = ops->decode(&x, root, obj);
+	if (r == 0 && x.errors == 0)
+		r = store_append(l->s, ops, obj);
+	else
+		ops->free_contents(obj);
+	free(obj);
+	if (r < 0)
+		return r;
+	return x.errors ? -EINVAL : 0;
+}
+
+static int doc_str(struct load *l, const struct ynode *root, const char *key, const char *what,
+		   const char **out)
+{
+	const struct ynode *n = ymap_get(root, key);
+	int r;
+
+	*out = NULL;
+	if (ynode_is_null(n)) {
+		r = diags_add(l->d, l->file, root->line, NULL, key,
+			      "is required (every document needs apiVersion and kind)");
+		return r < 0 ? r : -EINVAL;
+	}
+	if (n->type != YN_SCALAR) {
+		r = diags_add(l->d, l->file, n->line, NULL, key, "must be a string, got %s",
+			      ynode_describe(n));
+		return r < 0 ? r : -EINVAL;
+	}
+	(void)what;
+	*out = n->str;
+	return 0;
+}
+
+static int decode_doc(struct load *l, const struct ynode *root, bool in_list);
+
+static int decode_list(struct load *l, const struct ynode *root, const char *api_version)
+{
+	const struct ynode *items = ymap_get(root, "items");
+	int r, worst = 0;
+
+	if (strcmp(api_version, "v1") != 0) {
+		r = diags_add(l->d, l->file, root->line, "List", "apiVersion",
+			      "\"%.100s\" is not supported for List (use v1)", api_version);
+		return r < 0 ? r : -EINVAL;
+	}
+	if (ynode_is_null(items))
+		return 0;
+	if (items->type != YN_SEQ) {
+		r = diags_add(l->d, l->file, items->line, "List", "items", "must be a list, got %s",
+			      ynode_describe(items));
+		return r < 0 ? r : -EINVAL;
+	}
+	for (size_t i = 0; i < items->n; i++) {
+		r = decode_doc(l, items->kids[i], true);
+		if (r == -ENOMEM || r == -E2BIG)
+			return r;
+		if (r < 0)
+			worst = r;
+	}
+	return worst;
+}
+
+static int decode_doc(struct load *l, const struct ynode *root, bool in_list)
+{
+	const char *kind, *api_version;
+	int r, r2;
+
+	if (root->type != YN_MAP) {
+		r = diags_add(l->d, l->file, root->line, NULL, NULL,
+			      "%s must be a mapping with apiVersion and kind, got %s",
+			      in_list ? "a List item" : "a document", ynode_describe(root));
+		return r < 0 ? r : -EINVAL;
+	}
+	r = doc_str(l, root, "apiVersion", "apiVersion", &api_version);
+	r2 = doc_str(l, root, "kind", "kind", &kind);
+	if (r < 0 || r2 < 0)
+		return r == -ENOMEM || r2 == -ENOMEM ? -ENOMEM : -EINVAL;
+	if (strcmp(kind, "List") == 0 && !in_list)
+		return decode_list(l, root, api_version);
+	for (int k = 0; k < KIND__COUNT; k++) {
+		const struct kind_ops *ops = &kinds[k];
+
+		if (strcmp(kind, ops->kind) != 0)
+			continue;
+		for (size_t v = 0; v < 3 && ops->versions[v]; v++)
+			if (strcmp(api_version, ops->versions[v]) == 0)
+				return decode_object(l, ops, api_version, root);
+		r = diags_add(l->d, l->file, ymap_get(root, "apiVersion")->line, ops->kind, "apiVersion",
+			      "\"%.100s\" is not a supported version of %s (supported: %s%s%s)",
+			      api_version, ops->kind, ops->versions[0], ops->versions[1] ? ", " : "",
+			      ops->versions[1] ? ops->versions[1] : "");
+		return r < 0 ? r : -EINVAL;
+	}
+	/* Deployments, Secrets, HTTPRoutes...: users point -f at folders of mixed manifests */
+	return 0;
+}
+
+static const char *intern_file(struct store *s, const char *file)
+{
+	char **v;
+
+	if (s->n_files && strcmp(s->files[s->n_files - 1], file) == 0)
+		return s->files[s->n_files - 1];
+	v = realloc(s->files, (s->n_files + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	s->files = v;
+	v[s->n_files] = strdup(file);
+	if (!v[s->n_files])
+		return NULL;
+	return v[s->n_files++];
+}
+
+int store_load_buffer(struct store *s, const char *file, const char *buf, size_t len,
+		      const struct read_limits *lim, struct diags *d)
+{
+	struct load l = { .s = s, .lim = lim ? lim : &read_limits_default, .d = d };
+	struct yreader *yr = NULL;
+	const struct ynode *root;
+	int r;
+
+	l.file = intern_file(s, file ? file : "-");
+	if (!l.file)
+		return -ENOMEM;
+	if (len > l.lim->max_input_bytes) {
+		r = diags_add(d, l.file, 0, NULL, NULL,
+			      "input is larger than %zu bytes (limit max_input_bytes)",
+			      l.lim->max_input_bytes);
+		return r < 0 ? r : -E2BIG;
+	}
+	yr = yreader_new(buf, len, l.lim);
+	if (!yr)
+		return -ENOMEM;
+	while ((r = yreader_next(yr, l.file, d, &root)) > 0) {
+		if (ynode_is_null(root))
+			continue; /* empty document, e.g. after a trailing "---" */
+		r = decode_doc(&l, root, false);
+		note(&l, r);
+		if (r == -ENOMEM || r == -E2BIG)
+			break;
+	}
+	note(&l, r);
+	yreader_free(yr);
+	return l.worst;
+}
+
+static int io_error(struct diags *d, const char *path, const char *what, int err)
+{
+	int r = diags_add(d, path, 0, NULL, NULL, "%s: %s", what, strerror(err));
+
+	return r < 0 ? r : -err;
+}
+
+/* Reads all of fd, refusing more than max bytes. */
+static int read_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
+{
+	size_t len = 0, cap = 64 * 1024;
+	char *buf = malloc(cap), *nb;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			free(buf);
+			return -e;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			free(buf);
+			return -E2BIG;
+		}
+	}
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
+static int load_fd(struct store *s, const char *path, int fd, const struct read_limits *lim,
+		   struct diags *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r = read_all(fd, lim->max_input_bytes, &buf, &len);
+
+	if (r == -E2BIG) {
+		r = diags_add(d, path, 0, NULL, NULL,
+			      "input is larger than %zu bytes (limit max_input_bytes)",
+			      lim->max_input_bytes);
+		return r < 0 ? r : -E2BIG;
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return io_error(d, path, "reading", -r);
+	r = store_load_buffer(s, path, buf, len, lim, d);
+	free(buf);
+	return r;
+}
+
+static bool manifest_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (n[0] == '.')
+		return false;
+	return (len > 5 && strcmp(n + len - 5, ".yaml") == 0) ||
+	       (len > 4 && strcmp(n + len - 4, ".yml") == 0) ||
+	       (len > 5 && strcmp(n + len - 5, ".json") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_file(struct store *s, const char *path, const struct read_limits *lim,
+		     struct diags *d, bool in_dir);
+
+static int load_dir(struct store *s, const char *path, int fd, const struct read_limits *lim,
+		    struct diags *d)
+{
+	DIR *dir = fdopendir(fd);
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	int r = 0, worst = 0;
+
+	if (!dir) {
+		close(fd);
+		return io_error(d, path, "reading the directory", errno);
+	}
+	while ((de = readdir(dir))) {
+		char **v;
+
+		if (!manifest_name(de->d_name))
+			continue;
+		v = realloc(names, (n + 1) * sizeof(*v));
+		if (!v || !(v[n] = strdup(de->d_name))) {
+			names = v ? v : names;
+			r = -ENOMEM;
+			goto out;
+		}
+		names = v;
+		n++;
+	}
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		char *p;
+
+		if (asprintf(&p, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/",
+			     names[i]) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = load_file(s, p, lim, d, true);
+		free(p);
+		if (r == -ENOMEM)
+			goto out;
+		if (severity(r) > severity(worst))
+			worst = r;
+	}
+	r = worst;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(dir);
+	return r;
+}
+
+static int load_file(struct store *s, const char *path, const struct read_limits *lim,
+		     struct diags *d, bool in_dir)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int r;
+
+	if (fd < 0)
+		return io_error(d, path, "opening", errno);
+	if (fstat(fd, &st) < 0) {
+		r = io_error(d, path, "reading", errno);
+		close(fd);
+		return r;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (in_dir) { /* not recursive */
+			close(fd);
+			return 0;
+		}
+		return load_dir(s, path, fd, lim, d);
+	}
+	r = load_fd(s, path, fd, lim, d);
+	close(fd);
+	return r;
+}
+
+int store_load_path(struct store *s, const char *path, const struct read_limits *lim,
+		    struct diags *d)
+{
+	if (!lim)
+		lim = &read_limits_default;
+	if (strcmp(path, "-") == 0)
+		return load_fd(s, "-", STDIN_FILENO, lim, d);
+	return load_file(s, path, lim, d, false);
+}
+
+struct key_ref {
+	const struct meta *m;
+};
+
+static int cmp_meta(const void *pa, const void *pb)
+{
+	const struct meta *a = ((const struct key_ref *)pa)->m, *b = ((const struct key_ref *)pb)->m;
+	int c = strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : "");
+
+	if (c)
+		return c;
+	c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	/* input order among equals, so "also at" names the first definition */
+	return (a > b) - (a < b);
+}
+
+int store_check(const struct store *s, struct diags *d)
+{
+	int worst = 0;
+
+	for (int k = 0; k < KIND__COUNT; k++) {
+		const struct kind_ops *ops = &kinds[k];
+		const char *arr = *(char *const *)((const char *)s + ops->arr_off);
+		size_t n = *(const size_t *)((const char *)s + ops->n_off);
+		struct key_ref *v;
+
+		if (n < 2)
+			continue;
+		v = malloc(n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			v[i].m = (const struct meta *)(arr + i * ops->size);
+		qsort(v, n, sizeof(*v), cmp_meta);
+		for (size_t i = 1; i < n; i++) {
+			const struct meta *a = v[i - 1].m, *b = v[i].m;
+			char obj[600];
+			int r;
+
+			if (strcmp(a->name, b->name) != 0 ||
+			    strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : ""))
+				continue;
+			snprintf(obj, sizeof(obj), "%s %s%s%s", ops->kind, b->namespace ? b->namespace : "",
+				 b->namespace ? "/" : "", b->name);
+			r = diags_add(d, b->loc.file, b->loc.line, obj, NULL,
+				      "defined twice (also at %s:%u)", a->loc.file ? a->loc.file : "?",
+				      a->loc.line);
+			if (r < 0) {
+				free(v);
+				return r;
+			}
+			worst = -EINVAL;
+		}
+		free(v);
+	}
+	return worst;
+}

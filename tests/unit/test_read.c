@@ -1,0 +1,938 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The manifest reader: typing, defaults, every validation rule, bounds and bad input.
+ * Each case loads a YAML string and checks the store or the error it must produce.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "model/read.h"
+
+struct ctx {
+	struct store *s;
+	struct diags d;
+	int r;
+};
+
+static struct ctx C;
+
+static int setup(void **state)
+{
+	C.s = store_new();
+	memset(&C.d, 0, sizeof(C.d));
+	C.r = 0;
+	return C.s ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	C.s = store_free(C.s);
+	diags_clear(&C.d);
+	return 0;
+}
+
+static int load_lim(const char *yaml, const struct read_limits *lim)
+{
+	C.r = store_load_buffer(C.s, "t.yaml", yaml, strlen(yaml), lim, &C.d);
+	return C.r;
+}
+
+static int load(const char *yaml)
+{
+	return load_lim(yaml, &read_limits_default);
+}
+
+/* True when some error mentions every one of the given fragments. */
+static bool has_error(const char *a, const char *b)
+{
+	for (size_t i = 0; i < C.d.n; i++) {
+		char buf[2048];
+
+		snprintf(buf, sizeof(buf), "%s:%u: %s: %s: %s", C.d.v[i].file, C.d.v[i].line,
+			 C.d.v[i].object ? C.d.v[i].object : "", C.d.v[i].field ? C.d.v[i].field : "",
+			 C.d.v[i].message);
+		if (strstr(buf, a) && (!b || strstr(buf, b)))
+			return true;
+	}
+	diags_print(&C.d, stderr);
+	return false;
+}
+
+#define ROUTE_HEAD "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata:\n  name: r\n"
+#define ROUTE_ALPHA "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata:\n  name: r\n"
+#define GW_HEAD "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: g\n" \
+		"spec:\n  gatewayClassName: c\n"
+#define SVC_HEAD "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"
+#define SLICE_HEAD "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s-1\n" \
+		   "  labels: {kubernetes.io/service-name: s}\n"
+
+/* Loads one bad object: it must be refused with an error naming both fragments. */
+static size_t n_objects(void)
+{
+	return C.s->n_routes + C.s->n_gateways + C.s->n_services + C.s->n_slices +
+	       C.s->n_classes + C.s->n_grants + C.s->n_namespaces;
+}
+
+static void expect_error(const char *yaml, const char *frag1, const char *frag2)
+{
+	size_t before = n_objects();
+
+	assert_int_equal(load(yaml), -EINVAL);
+	assert_true(has_error(frag1, frag2));
+	assert_int_equal(n_objects(), before);
+}
+
+static void expect_ok(const char *yaml)
+{
+	int r = load(yaml);
+
+	if (r)
+		diags_print(&C.d, stderr);
+	assert_int_equal(r, 0);
+	assert_int_equal(C.d.n, 0);
+}
+
+/* ---------- defaults ---------- */
+
+static void test_basic_route_defaults(void **state)
+{
+	const struct tcp_route *r;
+
+	expect_ok(ROUTE_HEAD "spec:\n  parentRefs:\n  - name: gw\n    sectionName: foo\n"
+		  "  rules:\n  - backendRefs:\n    - name: svc\n      port: 6000\n");
+	assert_int_equal(C.s->n_routes, 1);
+	r = &C.s->routes[0];
+	assert_string_equal(r->m.namespace, "default");
+	assert_int_equal(r->m.generation, 1);
+	assert_true(r->m.created == INT64_MAX);
+	assert_null(r->m.created_text);
+	assert_string_equal(r->m.api_version, "gateway.networking.k8s.io/v1");
+	assert_int_equal(r->m.loc.line, 1);
+	assert_string_equal(r->m.loc.file, "t.yaml");
+	assert_string_equal(r->parents[0].group, "gateway.networking.k8s.io");
+	assert_string_equal(r->parents[0].kind, "Gateway");
+	assert_string_equal(r->parents[0].namespace, "default");
+	assert_false(r->parents[0].group_set || r->parents[0].kind_set || r->parents[0].namespace_set);
+	assert_string_equal(r->parents[0].section, "foo");
+	assert_int_equal(r->parents[0].port, 0);
+	assert_string_equal(r->rules[0].refs[0].group, "");
+	assert_string_equal(r->rules[0].refs[0].kind, "Service");
+	assert_string_equal(r->rules[0].refs[0].namespace, "default");
+	assert_int_equal(r->rules[0].refs[0].weight, 1);
+	assert_int_equal(r->rules[0].refs[0].port, 6000);
+	assert_int_equal(r->rules[0].refs[0].loc.line, 11);
+	assert_null(r->rules[0].name);
+}
+
+static void test_route_explicit_fields(void **state)
+{
+	const struct tcp_route *r;
+
+	expect_ok("apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata:\n  name: r\n"
+		  "  namespace: apps\n  generation: 7\n  creationTimestamp: \"2024-01-02T03:04:05Z\"\n"
+		  "spec:\n  parentRefs:\n  - {name: gw, namespace: infra, group: gateway.networking.k8s.io,"
+		  " kind: Gateway, port: 8080}\n"
+		  "  rules:\n  - name: main\n    backendRefs:\n    - {name: svc, namespace: other, port: 1, weight: 0}\n");
+	r = &C.s->routes[0];
+	assert_string_equal(r->m.namespace, "apps");
+	assert_int_equal(r->m.generation, 7);
+	assert_true(r->m.created == 1704164645);
+	assert_true(r->parents[0].namespace_set && r->parents[0].group_set && r->parents[0].kind_set);
+	assert_string_equal(r->parents[0].namespace, "infra");
+	assert_int_equal(r->parents[0].port, 8080);
+	assert_string_equal(r->rules[0].name, "main");
+	assert_string_equal(r->rules[0].refs[0].namespace, "other");
+	assert_int_equal(r->rules[0].refs[0].weight, 0);
+}
+
+static void test_timestamps(void **state)
+{
+	static const struct { const char *text; int64_t t; } ok[] = {
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "2024-01-02T03:04:05.123456Z", 1704164645 },
+		{ "2024-01-02T04:04:05+01:00", 1704164645 },
+		{ "2024-01-01T22:04:05-05:00", 1704164645 },
+		{ "2000-02-29T00:00:00Z", 951782400 },
+	};
+	char buf[512];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(buf, sizeof(buf), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n%zu\n"
+			 "  creationTimestamp: %s\n", i, ok[i].text);
+		expect_ok(buf);
+		assert_true(C.s->namespaces[i].m.created == ok[i].t);
+		assert_string_equal(C.s->namespaces[i].m.created_text, ok[i].text);
+	}
+	expect_error("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bad\n"
+		     "  creationTimestamp: 2023-02-29T00:00:00Z\n", "creationTimestamp", "RFC 3339");
+}
+
+static void test_gateway_defaults(void **state)
+{
+	const struct gateway *g;
+
+	expect_ok(GW_HEAD "  listeners:\n  - {name: a, port: 80, protocol: TCP}\n"
+		  "  - {name: b, port: 81, protocol: TCP, allowedRoutes: {}}\n"
+		  "  - {name: c, port: 82, protocol: TCP, allowedRoutes: {namespaces: {}}}\n"
+		  "  - {name: d, port: 83, protocol: TCP, allowedRoutes: {namespaces: {from: All},"
+		  " kinds: [{kind: TCPRoute}, {group: '', kind: TCPRoute}]}}\n"
+		  "  addresses:\n  - value: 10.0.0.1\n  - {type: Hostname, value: a.example.com}\n");
+	g = &C.s->gateways[0];
+	assert_string_equal(g->class_name, "c");
+	assert_int_equal(g->n_listeners, 4);
+	assert_int_equal(g->listeners[0].from, FROM_SAME);
+	assert_int_equal(g->listeners[1].from, FROM_SAME);
+	assert_int_equal(g->listeners[2].from, FROM_SAME);
+	assert_int_equal(g->listeners[3].from, FROM_ALL);
+	assert_null(g->listeners[0].selector);
+	assert_int_equal(g->listeners[0].n_kinds, 0);
+	assert_int_equal(g->listeners[3].n_kinds, 2);
+	assert_string_equal(g->listeners[3].kinds[0].group, "gateway.networking.k8s.io");
+	assert_string_equal(g->listeners[3].kinds[1].group, "");
+	assert_string_equal(g->addresses[0].type, "IPAddress");
+	assert_string_equal(g->addresses[1].type, "Hostname");
+	assert_int_equal(g->listeners[0].port, 80);
+	assert_string_equal(g->listeners[0].protocol, "TCP");
+	assert_null(g->listeners[0].hostname);
+	assert_false(g->listeners[0].has_tls);
+}
+
+static void test_gateway_selector(void **state)
+{
+	const struct listener *l;
+
+	expect_ok(GW_HEAD "  listeners:\n  - name: a\n    port: 80\n    protocol: TCP\n"
+		  "    allowedRoutes:\n      namespaces:\n        from: Selector\n        selector:\n"
+		  "          matchLabels: {team: a}\n          matchExpressions:\n"
+		  "          - {key: env, operator: In, values: [prod, 'yes']}\n"
+		  "          - {key: x, operator: DoesNotExist}\n");
+	l = &C.s->gateways[0].listeners[0];
+	assert_int_equal(l->from, FROM_SELECTOR);
+	assert_non_null(l->selector);
+	assert_int_equal(l->selector->match_labels.n, 1);
+	assert_string_equal(l->selector->match_labels.v[0].value, "a");
+	assert_int_equal(l->selector->n_exprs, 2);
+	assert_int_equal(l->selector->exprs[0].op, SEL_IN);
+	assert_int_equal(l->selector->exprs[0].n_values, 2);
+	assert_string_equal(l->selector->exprs[0].values[1], "yes");
+	assert_int_equal(l->selector->exprs[1].op, SEL_DOES_NOT_EXIST);
+}
+
+static void test_service_slice_namespace_defaults(void **state)
+{
+	const struct endpoint_slice *e;
+
+	expect_ok(SVC_HEAD "spec:\n  ports:\n  - port: 6000\n---\n" SLICE_HEAD
+		  "addressType: IPv4\nports:\n- port: 8080\n- name: x\nendpoints:\n"
+		  "- addresses: [10.0.0.1]\n- addresses: [10.0.0.2]\n"
+		  "  conditions: {ready: false, serving: false, terminating: true}\n---\n"
+		  "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps, labels: {team: a}}\n---\n"
+		  "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n  namespace: ignored\n"
+		  "  labels: {kubernetes.io/metadata.name: other}\n");
+	assert_string_equal(C.s->services[0].type, "ClusterIP");
+	assert_string_equal(C.s->services[0].ports[0].protocol, "TCP");
+	assert_string_equal(C.s->services[0].ports[0].name, "");
+	e = &C.s->slices[0];
+	assert_string_equal(e->service_name, "s");
+	assert_int_equal(e->address_type, ADDR_IPV4);
+	assert_string_equal(e->ports[0].name, "");
+	assert_string_equal(e->ports[0].protocol, "TCP");
+	assert_int_equal(e->ports[0].port, 8080);
+	assert_int_equal(e->ports[1].port, -1);
+	assert_true(e->endpoints[0].ready && e->endpoints[0].serving && !e->endpoints[0].terminating);
+	assert_true(!e->endpoints[1].ready && !e->endpoints[1].serving && e->endpoints[1].terminating);
+	assert_int_equal(C.s->n_namespaces, 2);
+	assert_null(C.s->namespaces[0].m.namespace);
+	assert_int_equal(C.s->namespaces[0].m.labels.n, 2);
+	assert_string_equal(C.s->namespaces[0].m.labels.v[1].key, "kubernetes.io/metadata.name");
+	assert_string_equal(C.s->namespaces[0].m.labels.v[1].value, "apps");
+	assert_null(C.s->namespaces[1].m.namespace);
+	assert_int_equal(C.s->namespaces[1].m.labels.n, 1);
+}
+
+static void test_class_and_grant(void **state)
+{
+	expect_ok("apiVersion: gateway.networking.k8s.io/v1beta1\nkind: GatewayClass\nmetadata: {name: c}\n"
+		  "spec: {controllerName: nftgate.io/agent, description: short}\n---\n"
+		  "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"
+		  "metadata: {name: g, namespace: b}\nspec:\n  from:\n  - {group: gateway.networking.k8s.io,"
+		  " kind: TCPRoute, namespace: a}\n  to:\n  - {group: '', kind: Service}\n");
+	assert_string_equal(C.s->classes[0].controller_name, "nftgate.io/agent");
+	assert_null(C.s->classes[0].m.namespace);
+	assert_string_equal(C.s->grants[0].from[0].namespace, "a");
+	assert_string_equal(C.s->grants[0].to[0].group, "");
+	assert_null(C.s->grants[0].to[0].name);
+}
+
+/* ---------- typing ---------- */
+
+static void test_typing_strings(void **state)
+{
+	expect_ok(GW_HEAD "  listeners:\n  - {name: a, port: 80, protocol: TCP}\n"
+		  "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: on\n  labels: {a: yes, b: no,"
+		  " c: 0x10, d: 123, e: 'on'}\n");
+	assert_string_equal(C.s->namespaces[0].m.name, "on");
+	assert_string_equal(C.s->namespaces[0].m.labels.v[0].value, "yes");
+	assert_string_equal(C.s->namespaces[0].m.labels.v[1].value, "no");
+	assert_string_equal(C.s->namespaces[0].m.labels.v[2].value, "0x10");
+	assert_string_equal(C.s->namespaces[0].m.labels.v[3].value, "123");
+}
+
+static void test_typing_quoted_int(void **state)
+{
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n    - name: svc\n      port: \"8080\"\n",
+		     "t.yaml:9: TCPRoute default/r: spec.rules[0].backendRefs[0].port",
+		     "must be an integer, got the string \"8080\"");
+}
+
+static void test_typing_int_traps(void **state)
+{
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n    - name: svc\n      port: 0x10\n",
+		     "port", "must be an integer");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n    - name: svc\n      port: 80.0\n",
+		     "port", "must be an integer");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n    - name: svc\n      port: {a: 1}\n",
+		     "port", "got a mapping");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n    - name: svc\n      port: 1\n"
+		     "      weight: 99999999999999999999999\n", "weight", "out of range");
+}
+
+static void test_typing_bool(void **state)
+{
+	expect_error(SLICE_HEAD "addressType: IPv4\nendpoints:\n- addresses: [10.0.0.1]\n"
+		     "  conditions: {ready: yes}\n", "conditions.ready", "true or false");
+	expect_error(SLICE_HEAD "addressType: IPv4\nendpoints:\n- addresses: [10.0.0.1]\n"
+		     "  conditions: {ready: \"true\"}\n", "conditions.ready", "true or false");
+}
+
+static void test_typing_null_means_absent(void **state)
+{
+	expect_ok(ROUTE_HEAD "  namespace: ~\nspec:\n  parentRefs: null\n  rules:\n  - name:\n    backendRefs:\n"
+		  "    - {name: svc, port: 1, weight: ~, namespace: null}\n");
+	assert_string_equal(C.s->routes[0].m.namespace, "default");
+	assert_int_equal(C.s->routes[0].n_parents, 0);
+	assert_int_equal(C.s->routes[0].rules[0].refs[0].weight, 1);
+	assert_null(C.s->routes[0].rules[0].name);
+}
+
+static void test_typing_shape_mismatch(void **state)
+{
+	expect_error(ROUTE_HEAD "spec:\n  rules: {a: b}\n", "spec.rules", "must be a list, got a mapping");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n    - name: [x]\n      port: 1\n",
+		     "backendRefs[0].name", "must be a string, got a sequence");
+	expect_error(ROUTE_HEAD "spec: hello\n", "spec", "must be a mapping");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - 42\n", "spec.rules[0]", "must be a mapping");
+}
+
+/* ---------- TCPRoute validation ---------- */
+
+#define RULE1 "  rules:\n  - backendRefs:\n    - {name: svc, port: 1}\n"
+
+static void test_route_spec_and_rules_required(void **state)
+{
+	expect_error(ROUTE_HEAD, "TCPRoute default/r: spec", "is required");
+	expect_error(ROUTE_HEAD "spec:\n  parentRefs: [{name: g}]\n", "spec.rules", "is required");
+	expect_error(ROUTE_HEAD "spec:\n  rules: []\n", "spec.rules", "at least 1");
+}
+
+static void test_route_rule_count_by_version(void **state)
+{
+	const char *two = "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1}]\n"
+			  "  - backendRefs: [{name: b, port: 1}]\n";
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), ROUTE_HEAD "%s", two);
+	expect_error(buf, "spec.rules", "has 2 entries, must have 1..1");
+	diags_clear(&C.d);
+	snprintf(buf, sizeof(buf), ROUTE_ALPHA "%s", two);
+	expect_ok(buf);
+	assert_int_equal(C.s->routes[0].n_rules, 2);
+}
+
+static void test_route_alpha_17_rules(void **state)
+{
+	char buf[4096];
+	int o = snprintf(buf, sizeof(buf), ROUTE_ALPHA "spec:\n  rules:\n");
+
+	for (int i = 0; i < 17; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "  - backendRefs: [{name: a, port: 1}]\n");
+	expect_error(buf, "spec.rules", "has 17 entries, must have 1..16");
+}
+
+static void test_route_rule_name(void **state)
+{
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - name: Bad_Name\n    backendRefs: [{name: a, port: 1}]\n",
+		     "spec.rules[0].name", "\"Bad_Name\" is not a valid section name");
+	expect_error(ROUTE_ALPHA "spec:\n  rules:\n  - name: x\n    backendRefs: [{name: a, port: 1}]\n"
+		     "  - name: x\n    backendRefs: [{name: b, port: 1}]\n",
+		     "spec.rules[1].name", "must be unique");
+}
+
+static void test_route_backend_rules(void **state)
+{
+	char buf[4096];
+	int o;
+
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: []\n", "backendRefs", "at least 1");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - name: a\n", "backendRefs", "is required");
+	o = snprintf(buf, sizeof(buf), ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n");
+	for (int i = 0; i < 17; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "    - {name: a%d, port: 1}\n", i);
+	expect_error(buf, "backendRefs", "has 17 entries, must have 1..16");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{port: 1}]\n", "backendRefs[0].name",
+		     "is required");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: '', port: 1}]\n",
+		     "backendRefs[0].name", "is not a valid name");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1, group: Foo.Bar}]\n",
+		     "backendRefs[0].group", "not a valid group");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1, kind: 9Svc}]\n",
+		     "backendRefs[0].kind", "not a valid kind");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1, namespace: A_b}]\n",
+		     "backendRefs[0].namespace", "not a valid namespace");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n    - name: a\n      port: 70000\n",
+		     "t.yaml:9: TCPRoute default/r: spec.rules[0].backendRefs[0].port",
+		     "70000 is out of range (1..65535)");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 0}]\n", "port",
+		     "out of range");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a}]\n", "backendRefs[0].port",
+		     "is required for a Service reference");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1, weight: 1000001}]\n",
+		     "weight", "out of range (0..1000000)");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1, weight: -1}]\n",
+		     "weight", "out of range");
+}
+
+static void test_route_backend_port_optional_for_other_kinds(void **state)
+{
+	expect_ok(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, group: example.com, kind: Thing}]\n");
+	assert_int_equal(C.s->routes[0].rules[0].refs[0].port, 0);
+}
+
+static void test_route_parent_rules(void **state)
+{
+	char buf[8192];
+	int o;
+
+	o = snprintf(buf, sizeof(buf), ROUTE_HEAD "spec:\n  parentRefs:\n");
+	for (int i = 0; i < 33; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "  - {name: g%d}\n", i);
+	snprintf(buf + o, sizeof(buf) - o, RULE1);
+	expect_error(buf, "spec.parentRefs", "has 33 entries, must have 0..32");
+	expect_error(ROUTE_HEAD "spec:\n  parentRefs: [{sectionName: a}]\n" RULE1, "parentRefs[0].name",
+		     "is required");
+	expect_error(ROUTE_HEAD "spec:\n  parentRefs: [{name: g, sectionName: -a}]\n" RULE1,
+		     "parentRefs[0].sectionName", "not a valid section name");
+	expect_error(ROUTE_HEAD "spec:\n  parentRefs: [{name: g, port: 65536}]\n" RULE1,
+		     "parentRefs[0].port", "out of range");
+}
+
+static void test_route_parent_distinct_v1(void **state)
+{
+	expect_error(ROUTE_HEAD "spec:\n  parentRefs: [{name: g}, {name: g, sectionName: a}]\n" RULE1,
+		     "parentRefs[1]", "sectionName must be specified");
+	expect_error(ROUTE_HEAD "spec:\n  parentRefs: [{name: g, sectionName: a}, {name: g, sectionName: a}]\n"
+		     RULE1, "parentRefs[1]", "sectionName must be unique");
+	/* v1 only looks at sectionName: the same section on two ports is a duplicate */
+	expect_error(ROUTE_HEAD "spec:\n  parentRefs: [{name: g, sectionName: a, port: 1},"
+		     " {name: g, sectionName: a, port: 2}]\n" RULE1, "parentRefs[1]", "must be unique");
+	diags_clear(&C.d);
+	expect_ok(ROUTE_HEAD "spec:\n  parentRefs: [{name: g, sectionName: a}, {name: g, sectionName: b},"
+		  " {name: h}, {name: g, namespace: other}]\n" RULE1);
+}
+
+static void test_route_parent_distinct_alpha(void **state)
+{
+	expect_ok(ROUTE_ALPHA "spec:\n  parentRefs: [{name: g, sectionName: a, port: 1},"
+		  " {name: g, sectionName: a, port: 2}]\n" RULE1);
+	expect_error(ROUTE_ALPHA "spec:\n  parentRefs: [{name: g, port: 1}, {name: g, sectionName: a}]\n"
+		     RULE1, "parentRefs[1]", "sectionName or port must be specified");
+	expect_error(ROUTE_ALPHA "spec:\n  parentRefs: [{name: g, port: 1}, {name: g, port: 1}]\n"
+		     RULE1, "parentRefs[1]", "sectionName or port must be unique");
+}
+
+/* ---------- Gateway validation ---------- */
+
+static void test_gateway_required(void **state)
+{
+	expect_error("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\n"
+		     "spec:\n  listeners: [{name: a, port: 1, protocol: TCP}]\n",
+		     "spec.gatewayClassName", "is required");
+	expect_error(GW_HEAD, "spec.listeners", "is required");
+	expect_error(GW_HEAD "  listeners: []\n", "spec.listeners", "at least 1");
+	expect_error(GW_HEAD "  listeners: [{name: a, protocol: TCP}]\n", "listeners[0].port", "is required");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1}]\n", "listeners[0].protocol", "is required");
+	expect_error(GW_HEAD "  listeners: [{port: 1, protocol: TCP}]\n", "listeners[0].name", "is required");
+}
+
+static void test_gateway_listener_count(void **state)
+{
+	char buf[8192];
+	int o = snprintf(buf, sizeof(buf), GW_HEAD "  listeners:\n");
+
+	for (int i = 0; i < 65; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "  - {name: l%d, port: %d, protocol: TCP}\n", i, i + 1);
+	expect_error(buf, "spec.listeners", "has 65 entries, must have 1..64");
+}
+
+static void test_gateway_listener_rules(void **state)
+{
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP}, {name: a, port: 2, protocol: TCP}]\n",
+		     "listeners[1]", "names must be unique");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP}, {name: b, port: 1, protocol: TCP}]\n",
+		     "listeners[1]", "combination must be unique");
+	expect_error(GW_HEAD "  listeners: [{name: A, port: 1, protocol: TCP}]\n", "listeners[0].name",
+		     "not a valid section name");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 0, protocol: TCP}]\n", "listeners[0].port",
+		     "out of range (1..65535)");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: 'T CP'}]\n", "listeners[0].protocol",
+		     "not a valid protocol");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP, hostname: a.com}]\n",
+		     "listeners[0].hostname", "must not be set for protocol TCP");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: UDP, tls: {}}]\n",
+		     "listeners[0].tls", "must not be set for protocol UDP");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: HTTP, tls: {mode: Terminate}}]\n",
+		     "listeners[0].tls", "must not be set for protocol HTTP");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TLS}]\n", "listeners[0].tls.mode",
+		     "is required for protocol TLS");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: HTTPS, tls: {mode: Passthrough}}]\n",
+		     "listeners[0].tls.mode", "must be Terminate");
+	diags_clear(&C.d);
+	/* TCP and UDP on one port are distinct; HTTP, HTTPS and custom protocols parse */
+	expect_ok(GW_HEAD "  listeners:\n  - {name: a, port: 1, protocol: TCP}\n"
+		  "  - {name: b, port: 1, protocol: UDP}\n  - {name: c, port: 2, protocol: HTTP, hostname: '*.a.com'}\n"
+		  "  - {name: d, port: 3, protocol: TLS, tls: {mode: Passthrough}}\n"
+		  "  - {name: e, port: 4, protocol: example.com/proto}\n");
+	assert_true(C.s->gateways[0].listeners[3].has_tls);
+}
+
+static void test_gateway_allowed_routes(void **state)
+{
+	char buf[4096];
+	int o;
+
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP, allowedRoutes: {namespaces: {from: None}}}]\n",
+		     "allowedRoutes.namespaces.from", "\"None\" is not one of All, Selector, Same");
+	o = snprintf(buf, sizeof(buf), GW_HEAD "  listeners:\n  - name: a\n    port: 1\n    protocol: TCP\n"
+		     "    allowedRoutes:\n      kinds:\n");
+	for (int i = 0; i < 9; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "      - kind: K%d\n", i);
+	expect_error(buf, "allowedRoutes.kinds", "has 9 entries, must have 0..8");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP, allowedRoutes: {kinds: [{group: x}]}}]\n",
+		     "allowedRoutes.kinds[0].kind", "is required");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP, allowedRoutes: {namespaces:"
+		     " {from: Selector, selector: {matchExpressions: [{key: a, operator: Is}]}}}}]\n",
+		     "matchExpressions[0].operator", "not one of In, NotIn, Exists, DoesNotExist");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP, allowedRoutes: {namespaces:"
+		     " {from: Selector, selector: {matchExpressions: [{key: a, operator: In}]}}}}]\n",
+		     "matchExpressions[0].values", "non-empty for operator In");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP, allowedRoutes: {namespaces:"
+		     " {from: Selector, selector: {matchExpressions: [{key: a, operator: NotIn, values: []}]}}}}]\n",
+		     "matchExpressions[0].values", "non-empty");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP, allowedRoutes: {namespaces:"
+		     " {from: Selector, selector: {matchExpressions: [{key: a, operator: Exists, values: [x]}]}}}}]\n",
+		     "matchExpressions[0].values", "must be empty for operator Exists");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP, allowedRoutes: {namespaces:"
+		     " {from: Selector, selector: {matchExpressions: [{key: a, operator: DoesNotExist, values: [x]}]}}}}]\n",
+		     "matchExpressions[0].values", "must be empty");
+}
+
+static void test_gateway_addresses(void **state)
+{
+	char buf[4096];
+	int o;
+
+	o = snprintf(buf, sizeof(buf), GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP}]\n  addresses:\n");
+	for (int i = 0; i < 17; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "  - value: 10.0.0.%d\n", i + 1);
+	expect_error(buf, "spec.addresses", "has 17 entries, must have 0..16");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP}]\n  addresses: [{value: 10.0.0.256}]\n",
+		     "addresses[0].value", "\"10.0.0.256\" is not a valid IPv4 or IPv6 address");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP}]\n  addresses: [{value: '010.0.0.1'}]\n",
+		     "addresses[0].value", "not a valid IPv4");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP}]\n"
+		     "  addresses: [{value: 'fd00::1'}, {type: IPAddress, value: 'fd00::1'}]\n",
+		     "addresses[1].value", "must be unique");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP}]\n"
+		     "  addresses: [{type: Hostname, value: a.com}, {type: Hostname, value: a.com}]\n",
+		     "addresses[1].value", "must be unique");
+	expect_error(GW_HEAD "  listeners: [{name: a, port: 1, protocol: TCP}]\n"
+		     "  addresses: [{type: Hostname, value: 'A_B'}]\n", "addresses[0].value", "not a valid hostname");
+}
+
+static void test_gateway_class_rules(void **state)
+{
+	expect_error("apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: c}\nspec: {}\n",
+		     "spec.controllerName", "is required");
+	expect_error("apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: c}\n"
+		     "spec: {controllerName: nodomain}\n", "spec.controllerName", "not a valid controller name");
+	expect_error("apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: c}\n"
+		     "spec: {controllerName: a.io/x, description: "
+		     "'0123456789012345678901234567890123456789012345678901234567890123456789'}\n",
+		     "spec.description", "at most 64");
+}
+
+static void test_reference_grant_rules(void **state)
+{
+	const char *head = "apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\n"
+			   "metadata: {name: g}\n";
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s", head);
+	expect_error(buf, "ReferenceGrant default/g: spec", "is required");
+	snprintf(buf, sizeof(buf), "%sspec:\n  to: [{group: '', kind: Service}]\n", head);
+	expect_error(buf, "spec.from", "is required");
+	snprintf(buf, sizeof(buf), "%sspec:\n  from: []\n  to: [{group: '', kind: Service}]\n", head);
+	expect_error(buf, "spec.from", "at least 1");
+	snprintf(buf, sizeof(buf), "%sspec:\n  from: [{group: '', kind: TCPRoute}]\n"
+		 "  to: [{group: '', kind: Service}]\n", head);
+	expect_error(buf, "spec.from[0].namespace", "is required");
+	snprintf(buf, sizeof(buf), "%sspec:\n  from: [{kind: TCPRoute, namespace: a}]\n"
+		 "  to: [{group: '', kind: Service}]\n", head);
+	expect_error(buf, "spec.from[0].group", "is required");
+	snprintf(buf, sizeof(buf), "%sspec:\n  from: [{group: '', kind: TCPRoute, namespace: a}]\n"
+		 "  to: [{group: ''}]\n", head);
+	expect_error(buf, "spec.to[0].kind", "is required");
+}
+
+/* ---------- core kinds ---------- */
+
+static void test_service_rules(void **state)
+{
+	expect_error("apiVersion: v1\nkind: Service\nmetadata: {name: 1abc}\n", "metadata.name",
+		     "not an RFC 1035 label");
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, name: a}, {port: 2}]\n", "spec.ports[1].name",
+		     "more than one port");
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, name: a}, {port: 2, name: a}]\n",
+		     "spec.ports[1].name", "must be unique");
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 65536}]\n", "spec.ports[0].port", "out of range");
+	expect_error(SVC_HEAD "spec:\n  ports: [{name: a}]\n", "spec.ports[0].port", "is required");
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, protocol: ICMP}]\n", "spec.ports[0].protocol",
+		     "one of TCP, UDP, SCTP");
+	expect_error(SVC_HEAD "spec:\n  type: Magic\n", "spec.type", "one of ClusterIP");
+}
+
+static void test_slice_rules(void **state)
+{
+	char buf[16384];
+	int o;
+
+	expect_error(SLICE_HEAD "endpoints: []\n", "addressType", "is required");
+	expect_error(SLICE_HEAD "addressType: IPv5\n", "addressType", "not one of IPv4, IPv6, FQDN");
+	expect_error(SLICE_HEAD "addressType: IPv4\nendpoints:\n- addresses: []\n", "endpoints[0].addresses",
+		     "at least 1");
+	expect_error(SLICE_HEAD "addressType: IPv4\nendpoints:\n- addresses: ['fd00::1']\n",
+		     "endpoints[0].addresses[0]", "not a valid IPv4 address");
+	expect_error(SLICE_HEAD "addressType: IPv6\nendpoints:\n- addresses: [10.0.0.1]\n",
+		     "endpoints[0].addresses[0]", "not a valid IPv6 address");
+	expect_error(SLICE_HEAD "addressType: IPv4\nports: [{port: 65536}]\n", "ports[0].port", "out of range (0..65535)");
+	expect_error(SLICE_HEAD "addressType: IPv4\nports: [{name: a, port: 1}, {name: a, port: 2}]\n",
+		     "ports[1].name", "must be unique");
+	o = snprintf(buf, sizeof(buf), SLICE_HEAD "addressType: IPv4\nendpoints:\n- addresses: [");
+	for (int i = 0; i < 101; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "%s10.0.0.%d", i ? ", " : "", i % 250 + 1);
+	snprintf(buf + o, sizeof(buf) - o, "]\n");
+	expect_error(buf, "endpoints[0].addresses", "has 101 entries, must have 1..100");
+	o = snprintf(buf, sizeof(buf), SLICE_HEAD "addressType: IPv4\nports:\n");
+	for (int i = 0; i < 101; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "- {name: p%d, port: %d}\n", i, i + 1);
+	expect_error(buf, "ports", "has 101 entries, must have 0..100");
+	diags_clear(&C.d);
+	expect_ok(SLICE_HEAD "addressType: FQDN\nendpoints:\n- addresses: [a.example.com]\n---\n"
+		  "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: nolabel}\n"
+		  "addressType: IPv6\nports: [{port: 0}]\nendpoints:\n- addresses: ['fd00::1']\n");
+	assert_null(C.s->slices[1].service_name);
+	assert_int_equal(C.s->slices[1].ports[0].port, 0);
+}
+
+static void test_slice_endpoint_count(void **state)
+{
+	size_t cap = 1001 * 40 + 512, o;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	o = (size_t)snprintf(buf, cap, SLICE_HEAD "addressType: IPv4\nendpoints:\n");
+	for (int i = 0; i < 1001; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "- addresses: [10.0.%d.%d]\n", i / 250, i % 250 + 1);
+	expect_error(buf, "endpoints", "has 1001 entries, must have 0..1000");
+	free(buf);
+}
+
+static void test_metadata_rules(void **state)
+{
+	expect_error("apiVersion: v1\nkind: Namespace\nmetadata: {labels: {a: b}}\n", "metadata.name", "is required");
+	expect_error("apiVersion: v1\nkind: Namespace\nmetadata: {name: a.b}\n", "metadata.name",
+		     "not an RFC 1123 label");
+	expect_error(ROUTE_HEAD "  namespace: Bad\nspec:\n" RULE1, "metadata.namespace", "not an RFC 1123 label");
+	expect_error("apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: UPPER}\n"
+		     "spec:\n" RULE1, "metadata.name", "not an RFC 1123 subdomain");
+	expect_error("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {'-bad': x}}\n",
+		     "metadata.labels", "not a valid label key");
+	expect_error("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {good: 'a b'}}\n",
+		     "metadata.labels.good", "not a valid label value");
+	expect_error("apiVersion: v1\nkind: Namespace\n", "metadata.name", "is required");
+}
+
+/* ---------- documents, kinds, versions ---------- */
+
+static void test_doc_kind_and_version(void **state)
+{
+	expect_error("kind: Service\nmetadata: {name: a}\n", "t.yaml:1", "apiVersion: is required");
+	diags_clear(&C.d);
+	expect_error("apiVersion: v1\nmetadata: {name: a}\n", "kind", "is required");
+	diags_clear(&C.d);
+	expect_error("apiVersion: gateway.networking.k8s.io/v2\nkind: TCPRoute\nmetadata: {name: a}\n",
+		     "TCPRoute: apiVersion", "not a supported version of TCPRoute");
+	diags_clear(&C.d);
+	expect_error("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: Gateway\nmetadata: {name: a}\n",
+		     "apiVersion", "not a supported version of Gateway");
+	diags_clear(&C.d);
+	expect_error("- a\n- b\n", "t.yaml:1", "must be a mapping");
+}
+
+static void test_skipped_kinds(void **state)
+{
+	expect_ok("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: '3'}\n---\n"
+		  "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: UPPER}\n---\n"
+		  "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n---\n"
+		  "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n");
+	assert_int_equal(C.s->n_namespaces, 1);
+}
+
+static void test_list_and_multi_doc(void **state)
+{
+	expect_ok("---\n# only a comment\n---\napiVersion: v1\nkind: List\nitems:\n"
+		  "- apiVersion: v1\n  kind: Namespace\n  metadata: {name: a}\n"
+		  "- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n"
+		  "- apiVersion: v1\n  kind: Namespace\n  metadata: {name: b}\n---\n"
+		  "apiVersion: v1\nkind: Namespace\nmetadata: {name: c}\n---\n");
+	assert_int_equal(C.s->n_namespaces, 3);
+	assert_string_equal(C.s->namespaces[1].m.name, "b");
+	assert_int_equal(C.s->namespaces[1].m.loc.line, 13);
+	assert_string_equal(C.s->namespaces[2].m.name, "c");
+	/* one bad item does not stop the others */
+	expect_error("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: A}\n",
+		     "t.yaml:6", "metadata.name");
+}
+
+static void test_json_input(void **state)
+{
+	expect_ok("{\"apiVersion\": \"gateway.networking.k8s.io/v1\", \"kind\": \"TCPRoute\",\n"
+		  " \"metadata\": {\"name\": \"r\", \"namespace\": \"apps\"},\n"
+		  " \"spec\": {\"rules\": [{\"backendRefs\": [{\"name\": \"s\", \"port\": 6000, \"weight\": 3}]}]}}\n");
+	assert_int_equal(C.s->routes[0].rules[0].refs[0].port, 6000);
+	assert_int_equal(C.s->routes[0].rules[0].refs[0].weight, 3);
+	expect_error("{\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {\"name\": \"s\"},"
+		     " \"spec\": {\"ports\": [{\"port\": \"80\"}]}}", "spec.ports[0].port",
+		     "got the string \"80\"");
+}
+
+static void test_every_error_reported(void **state)
+{
+	assert_int_equal(load(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs:\n    - {name: a, port: 0}\n"
+			      "    - {name: b, port: 70000, weight: -3}\n---\n"
+			      "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\n"
+			      "apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad}\n"), -EINVAL);
+	assert_int_equal(C.d.n, 4);
+	assert_int_equal(C.s->n_namespaces, 1);
+	assert_int_equal(C.s->n_routes, 0);
+}
+
+/* ---------- malformed YAML ---------- */
+
+static void test_malformed(void **state)
+{
+	static const char *bad[] = {
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: \"a\n",      /* unclosed quote */
+		"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n bad: 1\n", /* indentation */
+		"apiVersion: v1\nkind: Namespace\nmetadata:\n\tname: a\n",       /* tab */
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: [a, b\n",   /* truncated */
+		"{\"apiVersion\": \"v1\", \"kind\": ",                          /* truncated JSON */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(bad[i]), -EINVAL);
+		assert_true(has_error("t.yaml:", "YAML syntax error"));
+		assert_int_equal(C.s->n_namespaces, 0);
+		diags_clear(&C.d);
+	}
+}
+
+static void test_duplicate_keys_and_aliases(void **state)
+{
+	char buf[8192];
+	int o;
+
+	expect_error("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  name: b\n", "t.yaml:5",
+		     "duplicate key \"name\"");
+	diags_clear(&C.d);
+	o = snprintf(buf, sizeof(buf), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels:\n");
+	for (int i = 0; i < 40; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "    k%d: v\n", i);
+	snprintf(buf + o, sizeof(buf) - o, "    k7: again\n");
+	expect_error(buf, "t.yaml:46", "duplicate key \"k7\"");
+	diags_clear(&C.d);
+	expect_error("apiVersion: v1\nkind: Namespace\nmetadata: &m {name: a}\n", "t.yaml:3", "anchors and aliases");
+	diags_clear(&C.d);
+	expect_error("a: &x [1]\nb: *x\n", "t.yaml:1", "anchors and aliases");
+	diags_clear(&C.d);
+	expect_error("apiVersion: v1\nkind: Namespace\nmetadata: {? [a]: b}\n", "t.yaml:3", "keys must be scalars");
+}
+
+/* ---------- limits ---------- */
+
+static void test_limits(void **state)
+{
+	struct read_limits lim = read_limits_default;
+	char buf[4096];
+	int o;
+
+	lim.max_input_bytes = 10;
+	assert_int_equal(load_lim("apiVersion: v1\n", &lim), -E2BIG);
+	assert_true(has_error("t.yaml", "limit max_input_bytes"));
+
+	lim = read_limits_default;
+	lim.max_doc_bytes = 60;
+	assert_int_equal(load_lim("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n"
+				  "apiVersion: v1\nkind: Namespace\nmetadata: {name: b, labels: {x: '0123456789'}}\n",
+				  &lim), -E2BIG);
+	assert_true(has_error("t.yaml:", "limit max_doc_bytes"));
+	assert_int_equal(C.s->n_namespaces, 1); /* the document before the bound is kept */
+
+	lim = read_limits_default;
+	lim.max_string = 12;
+	assert_int_equal(load_lim("apiVersion: v1\nkind: Namespace\nmetadata: {name: abcdefghijklm}\n", &lim), -E2BIG);
+	assert_true(has_error("t.yaml:3", "limit max_string"));
+
+	lim = read_limits_default;
+	lim.max_depth = 4;
+	assert_int_equal(load_lim("a: {b: {c: {d: {e: 1}}}}\n", &lim), -E2BIG);
+	assert_true(has_error("t.yaml:1", "limit max_depth"));
+	o = 0;
+	for (int i = 0; i < 1000; i++)
+		o += snprintf(buf + o, sizeof(buf) - o, "[");
+	assert_int_equal(load(buf), -E2BIG);
+	assert_true(has_error("t.yaml:1", "nesting deeper than 64"));
+
+	lim = read_limits_default;
+	lim.max_items = 3;
+	assert_int_equal(load_lim("apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {a: 1, b: 2, c: 3, d: 4}}\n",
+				  &lim), -E2BIG);
+	assert_true(has_error("t.yaml:3", "limit max_items"));
+	assert_int_equal(load_lim("[1, 2, 3, 4]\n", &lim), -E2BIG);
+
+	lim = read_limits_default;
+	lim.max_objects = n_objects() + 2; /* the bound counts the whole store */
+	o = (int)C.s->n_namespaces;
+	diags_clear(&C.d);
+	assert_int_equal(load_lim("apiVersion: v1\nkind: List\nitems:\n"
+				  "- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n"
+				  "- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n"
+				  "- {apiVersion: v1, kind: Namespace, metadata: {name: c}}\n", &lim), -E2BIG);
+	assert_true(has_error("t.yaml:6", "limit max_objects"));
+	assert_int_equal(C.s->n_namespaces, (size_t)o + 2);
+}
+
+/* ---------- store_check ---------- */
+
+static void test_store_check_duplicates(void **state)
+{
+	expect_ok("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n"
+		  SVC_HEAD "---\n" SVC_HEAD "  namespace: other\n---\n"
+		  "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n");
+	assert_int_equal(store_check(C.s, &C.d), 0);
+	assert_int_equal(load("apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"), 0);
+	assert_int_equal(store_check(C.s, &C.d), -EINVAL);
+	assert_true(has_error("t.yaml:1: Service default/s", "defined twice (also at t.yaml:5)"));
+	assert_int_equal(C.d.n, 1);
+}
+
+/* ---------- paths and upstream manifests ---------- */
+
+static const char *shared_dir(void)
+{
+	const char *e = getenv("NFTGATE_SHARED");
+
+	return e && e[0] ? e : "../shared";
+}
+
+static void load_upstream(const char *rel)
+{
+	char path[1024];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/upstream/gateway-api/%s", shared_dir(), rel);
+	if (stat(path, &st) < 0) {
+		print_message("skipping %s: not found (set NFTGATE_SHARED)\n", path);
+		skip();
+	}
+	if (store_load_path(C.s, path, NULL, &C.d) != 0 || C.d.n)
+		diags_print(&C.d, stderr);
+	assert_int_equal(C.d.n, 0);
+	assert_int_equal(store_check(C.s, &C.d), 0);
+}
+
+static void test_upstream_basic_tcp(void **state)
+{
+	load_upstream("examples/basic-tcp.yaml");
+	assert_int_equal(C.s->n_gateways, 1);
+	assert_int_equal(C.s->n_routes, 2);
+	assert_int_equal(C.s->gateways[0].listeners[1].port, 8090);
+	assert_string_equal(C.s->routes[1].parents[0].section, "bar");
+	assert_int_equal(C.s->routes[1].rules[0].refs[0].port, 6000);
+}
+
+static void test_upstream_conformance_base(void **state)
+{
+	load_upstream("conformance/base/manifests.yaml");
+	assert_true(C.s->n_gateways >= 4);
+	assert_true(C.s->n_services >= 5);
+	assert_true(C.s->n_namespaces >= 3);
+}
+
+static void test_upstream_conformance_tests_dir(void **state)
+{
+	load_upstream("conformance/tests");
+	assert_true(C.s->n_routes >= 8);
+}
+
+static void test_path_errors(void **state)
+{
+	assert_true(store_load_path(C.s, "/nonexistent/nftgate/x.yaml", NULL, &C.d) == -ENOENT);
+	assert_true(has_error("/nonexistent/nftgate/x.yaml", "No such file"));
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_basic_route_defaults), T(test_route_explicit_fields), T(test_timestamps),
+		T(test_gateway_defaults), T(test_gateway_selector),
+		T(test_service_slice_namespace_defaults), T(test_class_and_grant),
+		T(test_typing_strings), T(test_typing_quoted_int), T(test_typing_int_traps),
+		T(test_typing_bool), T(test_typing_null_means_absent), T(test_typing_shape_mismatch),
+		T(test_route_spec_and_rules_required), T(test_route_rule_count_by_version),
+		T(test_route_alpha_17_rules), T(test_route_rule_name), T(test_route_backend_rules),
+		T(test_route_backend_port_optional_for_other_kinds), T(test_route_parent_rules),
+		T(test_route_parent_distinct_v1), T(test_route_parent_distinct_alpha),
+		T(test_gateway_required), T(test_gateway_listener_count), T(test_gateway_listener_rules),
+		T(test_gateway_allowed_routes), T(test_gateway_addresses), T(test_gateway_class_rules),
+		T(test_reference_grant_rules), T(test_service_rules), T(test_slice_rules),
+		T(test_slice_endpoint_count), T(test_metadata_rules), T(test_doc_kind_and_version),
+		T(test_skipped_kinds), T(test_list_and_multi_doc), T(test_json_input),
+		T(test_every_error_reported), T(test_malformed), T(test_duplicate_keys_and_aliases),
+		T(test_limits), T(test_store_check_duplicates), T(test_upstream_basic_tcp),
+		T(test_upstream_conformance_base), T(test_upstream_conformance_tests_dir),
+		T(test_path_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
