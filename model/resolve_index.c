@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Lookup indexes for resolve(): sorted pointer arrays searched with bsearch. Sorting by
+ * name also makes every later iteration independent of the order objects were read in.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/resolve_internal.h"
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+int ns_name_cmp(const char *ns_a, const char *name_a, const char *ns_b, const char *name_b)
+{
+	int r = strcmp(nz(ns_a), nz(ns_b));
+
+	return r ? r : strcmp(nz(name_a), nz(name_b));
+}
+
+static int meta_cmp(const struct meta *a, const struct meta *b)
+{
+	return ns_name_cmp(a->namespace, a->name, b->namespace, b->name);
+}
+
+int route_older_cmp(const struct tcp_route *a, const struct tcp_route *b)
+{
+	if (a->m.created != b->m.created)
+		return a->m.created < b->m.created ? -1 : 1;
+	return meta_cmp(&a->m, &b->m);
+}
+
+/* Every indexed struct starts with its struct meta, so one comparator serves them all. */
+static int ptr_meta_cmp(const void *a, const void *b)
+{
+	return meta_cmp(*(const struct meta *const *)a, *(const struct meta *const *)b);
+}
+
+static int slice_cmp(const void *a, const void *b)
+{
+	const struct endpoint_slice *x = *(const struct endpoint_slice *const *)a;
+	const struct endpoint_slice *y = *(const struct endpoint_slice *const *)b;
+	int r = ns_name_cmp(x->m.namespace, x->service_name, y->m.namespace, y->service_name);
+
+	return r ? r : strcmp(x->m.name, y->m.name);
+}
+
+/* Builds a sorted array of pointers to the n elements of base (each `size` bytes). */
+static int sorted_ptrs(const void *base, size_t n, size_t size,
+		       int (*cmp)(const void *, const void *), const void ***ret)
+{
+	const void **v = calloc(n ? n : 1, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (const char *)base + i * size;
+	qsort(v, n, sizeof(*v), cmp);
+	*ret = v;
+	return 0;
+}
+
+int index_build(struct rctx *c)
+{
+	const struct store *s = c->s;
+	size_t n = 0;
+	int r;
+
+	r = sorted_ptrs(s->classes, s->n_classes, sizeof(*s->classes), ptr_meta_cmp,
+			(const void ***)&c->classes);
+	if (r < 0)
+		return r;
+	c->n_classes = s->n_classes;
+	r = sorted_ptrs(s->services, s->n_services, sizeof(*s->services), ptr_meta_cmp,
+			(const void ***)&c->svcs);
+	if (r < 0)
+		return r;
+	c->n_svcs = s->n_services;
+	r = sorted_ptrs(s->grants, s->n_grants, sizeof(*s->grants), ptr_meta_cmp,
+			(const void ***)&c->grants);
+	if (r < 0)
+		return r;
+	c->n_grants = s->n_grants;
+	r = sorted_ptrs(s->namespaces, s->n_namespaces, sizeof(*s->namespaces), ptr_meta_cmp,
+			(const void ***)&c->nss);
+	if (r < 0)
+		return r;
+	c->n_nss = s->n_namespaces;
+	/* Slices without the service-name label belong to no Service: leave them out. */
+	c->slices = calloc(s->n_slices ? s->n_slices : 1, sizeof(*c->slices));
+	if (!c->slices)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_slices; i++)
+		if (s->slices[i].service_name)
+			c->slices[n++] = &s->slices[i];
+	qsort(c->slices, n, sizeof(*c->slices), slice_cmp);
+	c->n_slices = n;
+	return 0;
+}
+
+void index_free(struct rctx *c)
+{
+	free(c->classes);
+	free(c->svcs);
+	free(c->grants);
+	free(c->nss);
+	free(c->slices);
+}
+
+struct key {
+	const char *ns, *name;
+};
+
+static int key_meta_cmp(const void *k, const void *e)
+{
+	const struct key *key = k;
+	const struct meta *m = *(const struct meta *const *)e;
+
+	return ns_name_cmp(key->ns, key->name, m->namespace, m->name);
+}
+
+static const void *find_meta(const void *v, size_t n, const char *ns, const char *name)
+{
+	struct key k = { ns, name };
+	const void *const *hit = bsearch(&k, v, n, sizeof(void *), key_meta_cmp);
+
+	return hit ? *hit : NULL;
+}
+
+const struct gateway_class *find_class(const struct rctx *c, const char *name)
+{
+	return find_meta(c->classes, c->n_classes, NULL, name);
+}
+
+const struct service *find_service(const struct rctx *c, const char *ns, const char *name)
+{
+	return find_meta(c->svcs, c->n_svcs, ns, name);
+}
+
+const struct namespace_obj *find_namespace(const struct rctx *c, const char *name)
+{
+	return find_meta(c->nss, c->n_nss, NULL, name);
+}
+
+/* First index in v[0..n) whose key is >= k, by cmp(k, v[i]). */
+static size_t lower_bound(const void *k, const void *const *v, size_t n,
+			  int (*cmp)(const void *, const void *))
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp(k, &v[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int key_slice_cmp(const void *k, const void *e)
+{
+	const struct key *key = k;
+	const struct endpoint_slice *x = *(const struct endpoint_slice *const *)e;
+
+	return ns_name_cmp(key->ns, key->name, x->m.namespace, x->service_name);
+}
+
+size_t find_slices(const struct rctx *c, const char *ns, const char *svc,
+		   const struct endpoint_slice *const **first)
+{
+	struct key k = { ns, svc };
+	size_t lo = lower_bound(&k, (const void *const *)c->slices, c->n_slices, key_slice_cmp);
+	size_t hi = lo;
+
+	while (hi < c->n_slices && !key_slice_cmp(&k, &c->slices[hi]))
+		hi++;
+	*first = c->slices + lo;
+	return hi - lo;
+}
+
+static int key_ns_cmp(const void *k, const void *e)
+{
+	const struct meta *m = *(const struct meta *const *)e;
+
+	return strcmp((const char *)k, nz(m->namespace));
+}
+
+size_t find_grants(const struct rctx *c, const char *ns,
+		   const struct reference_grant *const **first)
+{
+	size_t lo = lower_bound(ns, (const void *const *)c->grants, c->n_grants, key_ns_cmp);
+	size_t hi = lo;
+
+	while (hi < c->n_grants && !key_ns_cmp(ns, &c->grants[hi]))
+		hi++;
+	*first = c->grants + lo;
+	return hi - lo;
+}
+
+static int key_gw_cmp(const void *k, const void *e)
+{
+	const struct key *key = k;
+	const struct gw_state *g = e;
+
+	return ns_name_cmp(key->ns, key->name, g->g->m.namespace, g->g->m.name);
+}
+
+struct gw_state *find_gateway(const struct rctx *c, const char *ns, const char *name)
+{
+	struct key k = { ns, name };
+
+	return bsearch(&k, c->gws, c->n_gws, sizeof(*c->gws), key_gw_cmp);
+}
+
+/* Messages are capped well below the API's 32768-byte limit on condition messages. */
+#define MESSAGE_MAX 4096
+
+void sbuf_addf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *t;
+	int n;
+
+	if (b->oom || b->len >= MESSAGE_MAX)
+		return;
+	va_start(ap, fmt);
+	n = vasprintf(&t, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if (b->len + (size_t)n + 1 > b->cap) {
+		size_t cap = (b->len + (size_t)n + 1) * 2;
+		char *s = realloc(b->s, cap);
+
+		if (!s) {
+			free(t);
+			b->oom = true;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, t, (size_t)n + 1);
+	b->len += (size_t)n;
+	free(t);
+	if (b->len >= MESSAGE_MAX)
+		strcpy(b->s + MESSAGE_MAX - 4, "...");
+}
+
+char *sbuf_take(struct sbuf *b)
+{
+	char *s = b->s;
+
+	if (b->oom) {
+		free(s);
+		s = NULL;
+	} else if (!s) {
+		s = strdup("");
+	}
+	b->s = NULL;
+	b->len = b->cap = 0;
+	b->oom = false;
+	return s;
+}

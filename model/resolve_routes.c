@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Attaching TCPRoutes to listeners (reference/gateway-api.md §2.2, §2.4, §4.4 steps 4-6):
+ * relevant listeners by sectionName/port, admission by protocol, kind and namespace, and
+ * the oldest attached route of each listener as the one that carries traffic.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/resolve_internal.h"
+
+static const char *from_name(enum from_namespaces f)
+{
+	return f == FROM_ALL ? "All" : f == FROM_SAME ? "Same" : "Selector";
+}
+
+/* Whether a listener refuses a TCPRoute from route_ns; appends why to `why`. */
+static bool listener_refuses(const struct rctx *c, const struct lst_state *ls,
+			     const char *route_ns, struct sbuf *why)
+{
+	const char *sep = why->len ? "; " : "";
+
+	if (!ls->tcp) {
+		sbuf_addf(why, "%slistener \"%s\" has protocol \"%s\", which cannot carry a TCPRoute",
+			  sep, ls->l->name, ls->l->protocol);
+		return true;
+	}
+	if (!ls->admits_tcproute) {
+		sbuf_addf(why, "%slistener \"%s\" does not allow kind TCPRoute (allowedRoutes.kinds)",
+			  sep, ls->l->name);
+		return true;
+	}
+	if (!listener_admits_namespace(c, ls, route_ns)) {
+		sbuf_addf(why, "%slistener \"%s\" does not allow routes from namespace \"%s\" "
+			  "(allowedRoutes.namespaces.from: %s)", sep, ls->l->name, route_ns,
+			  from_name(ls->l->from));
+		return true;
+	}
+	return false;
+}
+
+/* Counts the route once per listener (§1.7) and keeps the oldest as winner (§2.4). */
+static void attach(struct lst_state *ls, const struct tcp_route *r, size_t idx)
+{
+	if (ls->last_route == idx + 1)
+		return;
+	ls->last_route = idx + 1;
+	ls->attached++;
+	if (!ls->winner || route_older_cmp(r, ls->winner) < 0)
+		ls->winner = r;
+}
+
+static bool relevant(const struct parent_ref *p, const struct listener *l)
+{
+	if (p->section && strcmp(p->section, l->name))
+		return false;
+	/* Port selects listeners on that port whatever their protocol; a non-TCP one then
+	 * refuses, giving NotAllowedByListeners as sectionName does (docs/status.md). */
+	return !p->port || p->port == l->port;
+}
+
+static void no_matching_parent(const struct parent_ref *p, struct sbuf *b)
+{
+	sbuf_addf(b, "Gateway %s/%s has no listener", p->namespace, p->name);
+	if (p->section)
+		sbuf_addf(b, " named \"%s\"", p->section);
+	if (p->section && p->port)
+		sbuf_addf(b, " and");
+	if (p->port)
+		sbuf_addf(b, " on port %u", p->port);
+}
+
+static void accepted_message(const struct tcp_route *r, struct sbuf *names, struct sbuf *b)
+{
+	sbuf_addf(b, "attached to listener%s %s", strchr(names->s ? names->s : "", ',') ? "s" : "",
+		  names->s ? names->s : "");
+	/* §7 trap 15: the spec gives several v1alpha2 rules no meaning; the first one wins, as
+	 * the oldest route wins among several on one listener. */
+	if (r->n_rules > 1)
+		sbuf_addf(b, "; only spec.rules[0] carries traffic, spec.rules[1..%zu] are ignored "
+			  "(a TCPRoute rule has no matches to choose between rules)", r->n_rules - 1);
+}
+
+/* One parentRef (§2.2): in scope only when it names a Gateway we serve. */
+static void parent_attach(struct rctx *c, struct route_state *rs, size_t idx, size_t pi)
+{
+	const struct tcp_route *r = rs->r;
+	const struct parent_ref *p = &r->parents[pi];
+	struct parent_result *pr = &rs->parents[pi];
+	struct sbuf why = { 0 }, names = { 0 }, msg = { 0 };
+	size_t n_relevant = 0, n_admitted = 0;
+	struct gw_state *gs;
+
+	if (strcmp(p->group, GATEWAY_GROUP) || strcmp(p->kind, "Gateway"))
+		return;
+	gs = find_gateway(c, p->namespace, p->name);
+	if (!gs)
+		return;
+	pr->in_scope = rs->has_status = true;
+	for (size_t i = 0; i < gs->g->n_listeners; i++) {
+		struct lst_state *ls = &gs->ls[i];
+
+		if (!relevant(p, ls->l))
+			continue;
+		n_relevant++;
+		if (listener_refuses(c, ls, r->m.namespace, &why))
+			continue;
+		n_admitted++;
+		sbuf_addf(&names, "%s\"%s\"", names.len ? ", " : "", ls->l->name);
+		attach(ls, r, idx);
+	}
+	if (!n_relevant) {
+		pr->reason = "NoMatchingParent";
+		no_matching_parent(p, &msg);
+	} else if (!n_admitted) {
+		pr->reason = "NotAllowedByListeners";
+		sbuf_addf(&msg, "%s", why.s ? why.s : "");
+	} else {
+		pr->accepted = true;
+		pr->reason = "Accepted";
+		accepted_message(r, &names, &msg);
+	}
+	pr->message = sbuf_take(&msg);
+	if (!pr->message || why.oom || names.oom)
+		c->oom = true;
+	free(why.s);
+	free(names.s);
+}
+
+static int refs_resolve(struct rctx *c, struct route_state *rs)
+{
+	const struct tcp_route *r = rs->r;
+
+	rs->refs = calloc(r->n_rules ? r->n_rules : 1, sizeof(*rs->refs));
+	if (!rs->refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_rules; i++) {
+		const struct route_rule *rule = &r->rules[i];
+
+		rs->refs[i] = calloc(rule->n_refs ? rule->n_refs : 1, sizeof(**rs->refs));
+		if (!rs->refs[i])
+			return -ENOMEM;
+		for (size_t j = 0; j < rule->n_refs; j++)
+			ref_resolve(c, r, &rule->refs[j], &rs->refs[i][j]);
+	}
+	return 0;
+}
+
+static int rt_ptr_cmp(const void *a, const void *b)
+{
+	const struct tcp_route *x = *(const struct tcp_route *const *)a;
+	const struct tcp_route *y = *(const struct tcp_route *const *)b;
+
+	return ns_name_cmp(x->m.namespace, x->m.name, y->m.namespace, y->m.name);
+}
+
+static int route_state(struct rctx *c, struct route_state *rs, size_t idx)
+{
+	rs->parents = calloc(rs->r->n_parents ? rs->r->n_parents : 1, sizeof(*rs->parents));
+	if (!rs->parents)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->r->n_parents; i++)
+		parent_attach(c, rs, idx, i);
+	/* Backends are resolved once per route (§4.4 step 5), and only for routes we report. */
+	return rs->has_status ? refs_resolve(c, rs) : 0;
+}
+
+int routes_build(struct rctx *c)
+{
+	const struct store *s = c->s;
+	const struct tcp_route **v = calloc(s->n_routes ? s->n_routes : 1, sizeof(*v));
+	int r = -ENOMEM;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_routes; i++)
+		v[i] = &s->routes[i];
+	qsort(v, s->n_routes, sizeof(*v), rt_ptr_cmp);
+	c->routes = calloc(s->n_routes ? s->n_routes : 1, sizeof(*c->routes));
+	if (!c->routes)
+		goto out;
+	c->n_routes = s->n_routes;
+	for (size_t i = 0; i < s->n_routes; i++) {
+		c->routes[i].r = v[i];
+		r = route_state(c, &c->routes[i], i);
+		if (r < 0)
+			goto out;
+	}
+	r = c->oom ? -ENOMEM : 0;
+out:
+	free(v);
+	return r;
+}
+
+void routes_free(struct rctx *c)
+{
+	for (size_t i = 0; i < c->n_routes; i++) {
+		struct route_state *rs = &c->routes[i];
+
+		for (size_t j = 0; rs->parents && j < rs->r->n_parents; j++)
+			free(rs->parents[j].message);
+		free(rs->parents);
+		for (size_t j = 0; rs->refs && j < rs->r->n_rules; j++) {
+			for (size_t k = 0; rs->refs[j] && k < rs->r->rules[j].n_refs; k++)
+				free(rs->refs[j][k].message);
+			free(rs->refs[j]);
+		}
+		free(rs->refs);
+	}
+	free(c->routes);
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * resolve(): backendRefs, ReferenceGrants, endpoints and weights (reference/gateway-api.md
+ * §3, §4.2; reference/kubernetes-api.md §6; §7 traps 3, 4, 5, 6, 10, 11).
+ */
+#include "resolve_fixture.h"
+
+#define GW \
+	"apiVersion: gateway.networking.k8s.io/v1\n" \
+	"kind: Gateway\n" \
+	"metadata: {name: gw, namespace: app}\n" \
+	"spec:\n" \
+	"  gatewayClassName: nftgate\n" \
+	"  listeners: [{name: l, port: 8080, protocol: TCP}]\n" \
+	"---\n"
+
+#define ROUTE_REFS(refs)                                                                \
+	"---\n"                                                                         \
+	"apiVersion: gateway.networking.k8s.io/v1alpha2\n"                              \
+	"kind: TCPRoute\n"                                                              \
+	"metadata: {name: r, namespace: app}\n"                                         \
+	"spec:\n"                                                                       \
+	"  parentRefs: [{name: gw}]\n"                                                  \
+	"  rules: [{backendRefs: " refs "}]\n"
+
+#define SVC(ns, name, ports)                                                            \
+	"---\napiVersion: v1\nkind: Service\nmetadata: {name: " name ", namespace: " ns "}\n" \
+	"spec:\n  ports: " ports "\n"
+
+#define SLICE(ns, name, svc, type, ports, endpoints)                                    \
+	"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"                   \
+	"metadata: {name: " name ", namespace: " ns ", labels: {kubernetes.io/service-name: " svc "}}\n" \
+	"addressType: " type "\nports: " ports "\nendpoints: " endpoints "\n"
+
+#define GRANT(ns, from, to)                                                             \
+	"---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"    \
+	"metadata: {name: g, namespace: " ns "}\n"                                      \
+	"spec: {from: " from ", to: " to "}\n"
+
+static const struct plan_listener *forwarding(const struct fx *f)
+{
+	const struct plan_listener *pl = plan_get(f, "app/gw/l");
+
+	assert_int_equal(pl->action, PLAN_FORWARD);
+	assert_string_equal(pl->route, "app/r");
+	return pl;
+}
+
+/* §3.4: kind, then permission, then existence; one aggregated ResolvedRefs. */
+static void backend_check_order_and_aggregation(void **state)
+{
+	struct fx f = { 0 };
+	const struct object_status *r;
+	const struct condition *c;
+	const struct plan_listener *pl;
+
+	fx_run(&f, GW
+	       SVC("app", "ext", "[{port: 80}]") "  type: ExternalName\n  externalName: example.com\n"
+	       SVC("app", "ok", "[{name: http, port: 80}, {name: dns, port: 53, protocol: UDP}]")
+	       SVC("other", "hidden", "[{port: 80}]")
+	       ROUTE_REFS("[{group: example.io, kind: Bucket, name: b, port: 1},"
+			  " {name: hidden, namespace: other, port: 80},"
+			  " {name: nowhere, namespace: other, port: 80},"
+			  " {name: missing, port: 80},"
+			  " {name: ext, port: 80},"
+			  " {name: ok, port: 81},"
+			  " {name: ok, port: 53},"
+			  " {name: ok, port: 80}]"));
+	r = st_route(&f, "app", "r");
+	/* bad backends never make the route unaccepted */
+	PCOND(r, 0, "Accepted", COND_TRUE, "Accepted");
+	c = PCOND(r, 0, "ResolvedRefs", COND_FALSE, "InvalidKind");
+	assert_true(message_has(c, "spec.rules[0].backendRefs[0]"));
+	assert_true(message_has(c, "backendRefs[1]: Service other/hidden: no ReferenceGrant"));
+	/* §7 trap 10: not permitted, even though it does not exist */
+	assert_true(message_has(c, "backendRefs[2]: Service other/nowhere: no ReferenceGrant"));
+	assert_true(message_has(c, "backendRefs[3]: Service app/missing not found"));
+	assert_true(message_has(c, "ExternalName"));
+	assert_true(message_has(c, "backendRefs[5]: Service app/ok has no port 81"));
+	assert_true(message_has(c, "port 53 is UDP"));
+	assert_null(strstr(c->message, "backendRefs[7]"));
+	pl = forwarding(&f);
+	assert_int_equal(pl->n_shares, 8);
+	{
+		static const char *const reasons[] = { "InvalidKind", "RefNotPermitted",
+						       "RefNotPermitted", "BackendNotFound",
+						       "BackendNotFound", "BackendNotFound",
+						       "BackendNotFound", "NoEndpoints" };
+
+		for (size_t i = 0; i < 8; i++) {
+			assert_true(pl->shares[i].reject);
+			assert_string_equal(pl->shares[i].reason, reasons[i]);
+			assert_int_equal(pl->shares[i].weight, 1);
+			assert_int_equal(pl->shares[i].ref, i);
+			assert_int_equal(pl->shares[i].rule, 0);
+		}
+	}
+	assert_string_equal(pl->shares[1].backend, "Service other/hidden:80");
+	fx_free(&f);
+}
+
+static void first_bad_reason_wins(void **state)
+{
+	struct fx f = { 0 };
+
+	fx_run(&f, GW ROUTE_REFS("[{name: missing, port: 80}, {name: x, namespace: other, port: 1}]"));
+	PCOND(st_route(&f, "app", "r"), 0, "ResolvedRefs", COND_FALSE, "BackendNotFound");
+	fx_free(&f);
+	fx_run(&f, GW ROUTE_REFS("[{name: x, namespace: other, port: 1}, {name: missing, port: 80}]"));
+	PCOND(st_route(&f, "app", "r"), 0, "ResolvedRefs", COND_FALSE, "RefNotPermitted");
+	fx_free(&f);
+}
+
+/* §3.4, §7 trap 11: grants match from (group, kind, namespace) and to (group, kind, name?). */
+static void reference_grants(void **state)
+{
+	static const struct {
+		const char *grant;
+		bool permitted;
+	} cases[] = {
+		{ GRANT("other", "[{group: gateway.networking.k8s.io, kind: TCPRoute, namespace: app}]",
+			"[{group: \"\", kind: Service, name: s}]"), true },
+		{ GRANT("other", "[{group: gateway.networking.k8s.io, kind: TCPRoute, namespace: app}]",
+			"[{group: \"\", kind: Service}]"), true },
+		{ GRANT("other", "[{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: app},"
+			" {group: gateway.networking.k8s.io, kind: TCPRoute, namespace: app}]",
+			"[{group: \"\", kind: Secret}, {group: \"\", kind: Service, name: s}]"), true },
+		{ GRANT("other", "[{group: gateway.networking.k8s.io, kind: TCPRoute, namespace: app}]",
+			"[{group: \"\", kind: Service, name: t}]"), false },
+		{ GRANT("other", "[{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: app}]",
+			"[{group: \"\", kind: Service}]"), false },
+		{ GRANT("other", "[{group: gateway.networking.k8s.io, kind: TCPRoute, namespace: elsewhere}]",
+			"[{group: \"\", kind: Service}]"), false },
+		{ GRANT("app", "[{group: gateway.networking.k8s.io, kind: TCPRoute, namespace: app}]",
+			"[{group: \"\", kind: Service}]"), false },
+		{ "", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fx f = { 0 };
+		const struct plan_listener *pl;
+
+		fx_run(&f, GW SVC("other", "s", "[{port: 5}]")
+		       SLICE("other", "s-1", "s", "IPv4", "[{port: 5}]", "[{addresses: [10.1.0.1]}]"));
+		fx_load(&f, cases[i].grant);
+		fx_load(&f, ROUTE_REFS("[{name: s, namespace: other, port: 5}]"));
+		fx_resolve(&f);
+		pl = forwarding(&f);
+		if (cases[i].permitted) {
+			PCOND(st_route(&f, "app", "r"), 0, "ResolvedRefs", COND_TRUE, "ResolvedRefs");
+			assert_false(pl->shares[0].reject);
+			share_endpoints_are(&pl->shares[0], 1, "10.1.0.1:5");
+		} else {
+			PCOND(st_route(&f, "app", "r"), 0, "ResolvedRefs", COND_FALSE,
+			      "RefNotPermitted");
+			assert_true(pl->shares[0].reject);
+			assert_string_equal(pl->shares[0].reason, "RefNotPermitted");
+		}
+		fx_free(&f);
+	}
+}
+
+/* kubernetes-api.md §6, §7 trap 3: the pod port from the slice port of the same name, ready
+ * endpoints, several slices, both families, duplicates removed, FQDN and UDP ignored. */
+static void endpoints_from_slices(void **state)
+{
+	struct fx f = { 0 };
+	const struct plan_listener *pl;
+
+	fx_run(&f, GW
+	       SVC("app", "s", "[{name: web, port: 80}, {name: admin, port: 81}]")
+	       SLICE("app", "s-a", "s", "IPv4", "[{name: web, port: 8080}, {name: admin, port: 9090}]",
+		     "[{addresses: [10.0.0.2]}, {addresses: [10.0.0.1], conditions: {ready: true}},"
+		     " {addresses: [10.0.0.9], conditions: {ready: false, serving: true, terminating: true}}]")
+	       SLICE("app", "s-b", "s", "IPv4", "[{name: web, port: 8080}]",
+		     "[{addresses: [10.0.0.1]}, {addresses: [10.0.0.3]}]")
+	       SLICE("app", "s-6", "s", "IPv6", "[{name: web, port: 8080}]",
+		     "[{addresses: [\"fd00::1\"]}]")
+	       SLICE("app", "s-fqdn", "s", "FQDN", "[{name: web, port: 8080}]",
+		     "[{addresses: [pod.example.com]}]")
+	       SLICE("app", "s-udp", "s", "IPv4", "[{name: web, port: 7000, protocol: UDP}]",
+		     "[{addresses: [10.0.0.7]}]")
+	       SLICE("app", "s-other-port", "s", "IPv4", "[{name: other, port: 7001}]",
+		     "[{addresses: [10.0.0.8]}]")
+	       SLICE("elsewhere", "s-wrong-ns", "s", "IPv4", "[{name: web, port: 8080}]",
+		     "[{addresses: [10.0.0.6]}]")
+	       ROUTE_REFS("[{name: s, port: 80}, {name: s, port: 81}]"));
+	pl = forwarding(&f);
+	assert_int_equal(pl->n_shares, 2);
+	assert_false(pl->shares[0].reject);
+	share_endpoints_are(&pl->shares[0], 4, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080",
+			    "fd00::1:8080");
+	share_endpoints_are(&pl->shares[1], 2, "10.0.0.1:9090", "10.0.0.2:9090");
+	fx_free(&f);
+}
+
+static void unnamed_port_and_fallbacks(void **state)
+{
+	struct fx f = { 0 };
+	const struct plan_listener *pl;
+
+	fx_run(&f, GW
+	       SVC("app", "single", "[{port: 6000}]")
+	       SLICE("app", "single-1", "single", "IPv4", "[{port: 6001}]",
+		     "[{addresses: [10.0.1.1]}]")
+	       SVC("app", "draining", "[{port: 1}]")
+	       SLICE("app", "draining-1", "draining", "IPv4", "[{port: 2}]",
+		     "[{addresses: [10.0.2.1], conditions: {ready: false, serving: true, terminating: true}},"
+		     " {addresses: [10.0.2.2], conditions: {ready: false, serving: false}}]")
+	       SVC("app", "down", "[{port: 1}]")
+	       SLICE("app", "down-1", "down", "IPv4", "[{port: 2}]",
+		     "[{addresses: [10.0.3.1], conditions: {ready: false, serving: false}}]")
+	       SVC("app", "empty", "[{port: 1}]")
+	       ROUTE_REFS("[{name: single, port: 6000}, {name: draining, port: 1},"
+			  " {name: down, port: 1}, {name: empty, port: 1}]"));
+	pl = forwarding(&f);
+	/* never the Service port: the slice's port for that (unnamed) port */
+	share_endpoints_are(&pl->shares[0], 1, "10.0.1.1:6001");
+	/* none ready: serving (terminating) endpoints drain */
+	share_endpoints_are(&pl->shares[1], 1, "10.0.2.1:2");
+	/* §7 trap 5: no usable endpoint is a rejected share, not a healthy one */
+	assert_true(pl->shares[2].reject);
+	assert_string_equal(pl->shares[2].reason, "NoEndpoints");
+	assert_true(pl->shares[3].reject);
+	assert_int_equal(pl->shares[3].n_endpoints, 0);
+	/* ...and not a ResolvedRefs failure (§4.2) */
+	PCOND(st_route(&f, "app", "r"), 0, "ResolvedRefs", COND_TRUE, "ResolvedRefs");
+	fx_free(&f);
+}
+
+/* §3.2, §3.3, §7 traps 4 and 5: one share per backendRef, weight as given. */
+static void weights_per_backend_ref(void **state)
+{
+	struct fx f = { 0 };
+	const struct plan_listener *pl;
+
+	fx_run(&f, GW
+	       SVC("app", "big", "[{port: 1}]")
+	       SLICE("app", "big-1", "big", "IPv4", "[{port: 1}]",
+		     "[{addresses: [10.0.0.1]}, {addresses: [10.0.0.2]}, {addresses: [10.0.0.3]}]")
+	       SVC("app", "small", "[{port: 1}]")
+	       SLICE("app", "small-1", "small", "IPv4", "[{port: 1}]", "[{addresses: [10.0.1.1]}]")
+	       ROUTE_REFS("[{name: big, port: 1, weight: 70}, {name: small, port: 1, weight: 30},"
+			  " {name: small, port: 1, weight: 0}, {name: missing, port: 1, weight: 80},"
+			  " {name: big, port: 1}]"));
+	pl = forwarding(&f);
+	assert_int_equal(pl->n_shares, 5);
+	assert_int_equal(pl->shares[0].weight, 70);
+	assert_int_equal(pl->shares[0].n_endpoints, 3);
+	assert_int_equal(pl->shares[1].weight, 30);
+	assert_int_equal(pl->shares[1].n_endpoints, 1);
+	/* weight 0 is kept with weight 0 */
+	assert_int_equal(pl->shares[2].weight, 0);
+	assert_false(pl->shares[2].reject);
+	/* the missing backend keeps its 80 and rejects it: nothing is redistributed */
+	assert_int_equal(pl->shares[3].weight, 80);
+	assert_true(pl->shares[3].reject);
+	assert_string_equal(pl->shares[3].reason, "BackendNotFound");
+	assert_int_equal(pl->shares[4].weight, 1);
+	fx_free(&f);
+}
+
+/* §7 trap 6: an all-invalid route still forwards to reject shares only. */
+static void all_invalid_route_rejects(void **state)
+{
+	struct fx f = { 0 };
+	const struct plan_listener *pl;
+
+	fx_run(&f, GW ROUTE_REFS("[{name: a, port: 1}, {name: b, port: 1, weight: 3}]"));
+	pl = forwarding(&f);
+	assert_int_equal(pl->n_shares, 2);
+	assert_true(pl->shares[0].reject && pl->shares[1].reject);
+	fx_free(&f);
+}
+
+#define GRANT_BASE \
+		"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n" \
+		"metadata: {name: gw, namespace: app}\n" \
+		"spec: {gatewayClassName: nftgate, listeners: [{name: l, port: 8080, protocol: TCP}]}\n" \
+		SVC("other", "s", "[{port: 5}]") \
+		SLICE("other", "s-1", "s", "IPv4", "[{port: 5}]", "[{addresses: [10.1.0.1]}]") \
+		ROUTE_REFS("[{name: s, namespace: other, port: 5}]")
+
+/* §7 trap 11: deleting a grant revokes access on the next resolve. */
+static void grant_deleted_revokes(void **state)
+{
+	struct fx f = { 0 };
+
+	fx_run(&f, GRANT_BASE GRANT("other", "[{group: gateway.networking.k8s.io, kind: TCPRoute, namespace: app}]",
+			      "[{group: \"\", kind: Service, name: s}]"));
+	assert_false(forwarding(&f)->shares[0].reject);
+	fx_free(&f);
+	fx_run(&f, GRANT_BASE);
+	assert_true(forwarding(&f)->shares[0].reject);
+	PCOND(st_route(&f, "app", "r"), 0, "ResolvedRefs", COND_FALSE, "RefNotPermitted");
+	fx_free(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(backend_check_order_and_aggregation),
+		cmocka_unit_test(first_bad_reason_wins),
+		cmocka_unit_test(reference_grants),
+		cmocka_unit_test(endpoints_from_slices),
+		cmocka_unit_test(unnamed_port_and_fallbacks),
+		cmocka_unit_test(weights_per_backend_ref),
+		cmocka_unit_test(all_invalid_route_rejects),
+		cmocka_unit_test(grant_deleted_revokes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
