@@ -147,9 +147,12 @@ static int slice_port(const struct endpoint_slice *es, const struct service_port
 	return -1;
 }
 
+/* Ready endpoints first; only when a Service has none, the terminating ones that still
+ * serve, so that connections drain gracefully during a rollout (kubernetes-api.md §6.1,
+ * kube-proxy's fallback). A not-ready endpoint that is not terminating gets nothing. */
 static bool endpoint_usable(const struct slice_endpoint *e, bool want_ready)
 {
-	return e->n_addresses && (want_ready ? e->ready : e->serving);
+	return e->n_addresses && (want_ready ? e->ready : e->serving && e->terminating);
 }
 
 /* Appends the endpoints of one slice to v (room for all of them is reserved). */

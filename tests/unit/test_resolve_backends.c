@@ -209,7 +209,9 @@ static void unnamed_port_and_fallbacks(void **state)
 		     " {addresses: [10.0.2.2], conditions: {ready: false, serving: false}}]")
 	       SVC("app", "down", "[{port: 1}]")
 	       SLICE("app", "down-1", "down", "IPv4", "[{port: 2}]",
-		     "[{addresses: [10.0.3.1], conditions: {ready: false, serving: false}}]")
+		     "[{addresses: [10.0.3.1], conditions: {ready: false, serving: false}},"
+		     /* serving by default but not terminating: just not ready, gets nothing */
+		     " {addresses: [10.0.3.2], conditions: {ready: false}}]")
 	       SVC("app", "empty", "[{port: 1}]")
 	       ROUTE_REFS("[{name: single, port: 6000}, {name: draining, port: 1},"
 			  " {name: down, port: 1}, {name: empty, port: 1}]"));

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The kernel layout, computed from a plan without touching the kernel: which counters,
+ * map elements and pick chains `table inet <name>` holds (docs/layout.md explains why).
+ *
+ * Every new connection to a listener gets a connection mark (ct mark):
+ *   bits 31..12  share id: one per backendRef share (or per listener that rejects as a
+ *                whole), stable across applies so that counters and marks survive;
+ *   bits 11..0   the endpoint's index within that share and family, or 0xfff = reset.
+ * A listener's new connection draws a slot uniformly in [0, S) (numgen); slot_* maps the
+ * slot to a mark, endpoint* maps the mark to the pod address and port. Weights become slot
+ * counts (layout_apportion()).
+ */
+#ifndef NFTGATE_NFT_LAYOUT_H
+#define NFTGATE_NFT_LAYOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/plan.h"
+#include "nft/error.h"
+
+#define LAYOUT_SLOT_CAP 4096u            /* slots per listener and family, at most */
+#define LAYOUT_SHARE_SHIFT 12
+#define LAYOUT_INDEX_MASK 0xfffu
+#define LAYOUT_SHARE_MASK 0xfffff000u
+#define LAYOUT_REJECT 0xfffu             /* endpoint index meaning "TCP reset" */
+#define LAYOUT_MAX_SHARE_ENDPOINTS 4095u /* per share and family: indexes 0..0xffe */
+#define LAYOUT_MAX_SHARES 0xfffffu       /* share ids are 1..2^20-1 */
+
+/* The four listener maps: address family x (every local address | spec.addresses). */
+enum lay_kind { LAY_ANY4, LAY_ANY6, LAY_ADDR4, LAY_ADDR6, LAY__KINDS };
+
+struct lay_share {
+	uint32_t id;                    /* 1..LAYOUT_MAX_SHARES; mark = id << 12 | index */
+	size_t listener;                /* index in the plan */
+	const struct plan_share *share; /* borrowed; NULL: the listener rejects as a whole */
+	char *comment;                  /* route and backend (or listener and reason) */
+	bool forwards;                  /* some endpoint: has conn and traffic counters */
+	bool rejects;                   /* some slot resets: has a reject counter */
+};
+
+/* An element of endpoint4 / endpoint6: mark -> pod address . pod port. */
+struct lay_endpoint {
+	uint32_t mark;
+	uint8_t addr[16];               /* network order; 4 bytes used for IPv4 */
+	uint16_t port;                  /* host order */
+	size_t share;                   /* index in ruleset.shares */
+};
+
+/* An element of listen_<kind> (-> goto pick_<kind>_<n_slots>) and, with it, n_slots
+ * elements of slot_<kind> (key . slot -> mark). */
+struct lay_entry {
+	uint8_t addr[16];               /* LAY_ADDR*: the destination address */
+	uint16_t port;                  /* host order */
+	size_t listener;                /* index in the plan */
+	size_t first_share, n_shares;   /* the listener's shares in ruleset.shares */
+	uint32_t n_slots;
+	const uint32_t *marks;          /* n_slots marks, owned by the ruleset */
+	char *comment;                  /* listener and route */
+};
+
+struct ruleset {
+	char *table;
+	bool masquerade;
+	const struct plan *plan;        /* borrowed */
+	struct lay_share *shares;       /* in plan order */
+	size_t n_shares;
+	struct lay_endpoint *endpoints[2]; /* [0] IPv4, [1] IPv6, sorted by mark */
+	size_t n_endpoints[2];
+	struct lay_entry *entries[LAY__KINDS]; /* sorted by (addr, port) */
+	size_t n_entries[LAY__KINDS];
+	uint32_t *moduli[LAY__KINDS];   /* distinct n_slots, ascending: one pick chain each */
+	size_t n_moduli[LAY__KINDS];
+	uint32_t **slot_tables;         /* owned storage behind lay_entry.marks */
+	size_t n_slot_tables;
+	size_t n_plan_endpoints;        /* distinct (share, endpoint) pairs, for the summary */
+};
+
+/* Builds the layout of plan p (borrowed: keep it alive while the ruleset lives) for
+ * `table inet <table>`. Listeners claiming the same port (and address) conflict: that key
+ * resets. Returns 0 and sets *ret, -ENOMEM, or -EINVAL / -E2BIG with e naming the listener
+ * (too many endpoints or shares, a bad address family). */
+int layout_build(const struct plan *p, const char *table, bool masquerade,
+		 struct ruleset **ret, struct nft_error *e);
+
+/* Frees the ruleset; accepts NULL; returns NULL. */
+struct ruleset *ruleset_free(struct ruleset *rs);
+
+/* Turns weights into slot counts. Group i has weight w[i] and n[i] >= 1 units (endpoints,
+ * or 1 for a reject share); each unit of group i must get probability w[i]/sum(w)/n[i].
+ * Writes the slot count of every unit (groups in order, sum(n) entries) to counts and the
+ * total to *ret_total. Exact (the smallest such total) when that total is <= cap; otherwise
+ * the total is cap and each unit gets its quota rounded by largest remainder (error below
+ * one slot). Returns 0, or -EINVAL when every weight is 0 or cap is 0. */
+int layout_apportion(const uint32_t *w, const uint32_t *n, size_t k, uint32_t cap,
+		     uint32_t *counts, uint32_t *ret_total);
+
+/* "any4", "any6", "addr4", "addr6". */
+const char *lay_kind_name(enum lay_kind k);
+
+/* The family of a kind: 4 or 6. */
+static inline int lay_kind_v6(enum lay_kind k) { return k == LAY_ANY6 || k == LAY_ADDR6; }
+static inline int lay_kind_addr(enum lay_kind k) { return k == LAY_ADDR4 || k == LAY_ADDR6; }
+
+#endif

@@ -1,0 +1,783 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "nft/snapshot.h"
+
+#define TAKE_TRIES 5
+
+struct snapshot *snapshot_new(const char *table, bool present)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->table = strdup(table);
+	if (!s->table) {
+		free(s);
+		return NULL;
+	}
+	s->present = present;
+	s->taken = (int64_t)time(NULL);
+	return s;
+}
+
+struct snapshot *snapshot_free(struct snapshot *s)
+{
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->msgs[i].data);
+	free(s->msgs);
+	free(s->table);
+	free(s);
+	return NULL;
+}
+
+static int add_raw(struct snapshot *s, const void *data, uint32_t len)
+{
+	uint8_t *copy;
+
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 64;
+		void *nv = reallocarray(s->msgs, nc, sizeof(*s->msgs));
+
+		if (!nv)
+			return -ENOMEM;
+		s->msgs = nv;
+		s->cap = nc;
+	}
+	copy = malloc(len);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, data, len);
+	s->msgs[s->n].len = len;
+	s->msgs[s->n].data = copy;
+	s->n++;
+	return 0;
+}
+
+int snapshot_add_msg(struct snapshot *s, const struct nlmsghdr *nlh)
+{
+	return add_raw(s, nlh, nlh->nlmsg_len);
+}
+
+static uint16_t msg_type(const struct snap_msg *m)
+{
+	const struct nlmsghdr *nlh = (const void *)m->data;
+
+	return NFNL_MSG_TYPE(nlh->nlmsg_type);
+}
+
+/* ---- taking ---- */
+
+struct take_ctx {
+	struct snapshot *s;
+	const char *table;
+	int err;
+};
+
+static const char *attr_str(const struct nlmsghdr *nlh, uint16_t type)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == type)
+			return mnl_attr_get_str(a);
+	return NULL;
+}
+
+/* Chain dumps ignore the table filter: keep only ours (family inet is asked for). */
+static int keep_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct take_ctx *c = data;
+	uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	uint16_t table_attr = type == NFT_MSG_NEWCHAIN ? NFTA_CHAIN_TABLE : 0;
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+
+	if (nfg->nfgen_family != NFPROTO_INET)
+		return 0;
+	if (table_attr) {
+		const char *t = attr_str(nlh, table_attr);
+
+		if (!t || strcmp(t, c->table))
+			return 0;
+	}
+	return snapshot_add_msg(c->s, nlh);
+}
+
+static struct nlmsghdr *req_hdr(char *buf, uint16_t type, uint16_t flags, uint32_t seq)
+{
+	return nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, flags, seq);
+}
+
+static int dump_table(struct nl_sock *nl, struct take_ctx *c, bool *present)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	nlh = req_hdr(buf, NFT_MSG_GETTABLE, NLM_F_ACK, nl_seq_reserve(nl, 1));
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, c->table);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	r = nl_request(nl, nlh, keep_cb, c);
+	*present = r == 0;
+	return r == -ENOENT ? 0 : r;
+}
+
+static int dump_kind(struct nl_sock *nl, struct take_ctx *c, uint16_t type, const char *set)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = req_hdr(buf, type, NLM_F_DUMP, nl_seq_reserve(nl, 1));
+
+	switch (type) {
+	case NFT_MSG_GETCHAIN:
+		break;
+	case NFT_MSG_GETOBJ:
+		mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, c->table);
+		break;
+	case NFT_MSG_GETSET:
+		mnl_attr_put_strz(nlh, NFTA_SET_TABLE, c->table);
+		break;
+	case NFT_MSG_GETSETELEM:
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, c->table);
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+		break;
+	case NFT_MSG_GETRULE:
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, c->table);
+		break;
+	}
+	return nl_request(nl, nlh, keep_cb, c);
+}
+
+static int dump_all(struct nl_sock *nl, struct take_ctx *c)
+{
+	bool present = false;
+	size_t first_set, end_set;
+	int r;
+
+	r = dump_table(nl, c, &present);
+	if (r < 0 || !present)
+		return r;
+	c->s->present = true;
+	r = dump_kind(nl, c, NFT_MSG_GETCHAIN, NULL);
+	if (r >= 0)
+		r = dump_kind(nl, c, NFT_MSG_GETOBJ, NULL);
+	first_set = c->s->n;
+	if (r >= 0)
+		r = dump_kind(nl, c, NFT_MSG_GETSET, NULL);
+	end_set = c->s->n;
+	for (size_t i = first_set; r >= 0 && i < end_set; i++) {
+		const char *name = attr_str((const void *)c->s->msgs[i].data, NFTA_SET_NAME);
+
+		if (!name)
+			return -EPROTO;
+		r = dump_kind(nl, c, NFT_MSG_GETSETELEM, name);
+	}
+	if (r >= 0)
+		r = dump_kind(nl, c, NFT_MSG_GETRULE, NULL);
+	return r;
+}
+
+int snapshot_take(struct nl_sock *nl, const char *table, struct snapshot **ret,
+		  uint32_t *ret_genid, struct nft_error *e)
+{
+	for (int tries = 0; tries < TAKE_TRIES; tries++) {
+		struct take_ctx c = { .table = table };
+		uint32_t g1, g2;
+		int r;
+
+		r = nl_getgen(nl, &g1);
+		if (r < 0)
+			return nft_error_set(e, r, "reading the ruleset generation: %s%s",
+					     strerror(-r), r == -EPERM ?
+					     " (nftgate needs CAP_NET_ADMIN; run it as root)" : "");
+		c.s = snapshot_new(table, false);
+		if (!c.s)
+			return nft_error_set(e, -ENOMEM, "out of memory");
+		r = dump_all(nl, &c);
+		if (r >= 0)
+			r = nl_getgen(nl, &g2);
+		if (r == -EINTR || (r >= 0 && g1 != g2)) {
+			snapshot_free(c.s);
+			continue; /* the ruleset changed under the dump: read it again */
+		}
+		if (r < 0) {
+			snapshot_free(c.s);
+			return nft_error_set(e, r, "reading table inet %s: %s", table, strerror(-r));
+		}
+		c.s->genid = g1;
+		r = snapshot_check(c.s, e);
+		if (r < 0) {
+			snapshot_free(c.s);
+			return r;
+		}
+		*ret = c.s;
+		*ret_genid = g1;
+		return 0;
+	}
+	return nft_error_set(e, -EAGAIN, "table inet %s kept changing while nftgate read it "
+			     "(%d tries)", table, TAKE_TRIES);
+}
+
+/* ---- replay ---- */
+
+static const char *type_name(uint16_t t)
+{
+	switch (t) {
+	case NFT_MSG_NEWTABLE: return "table";
+	case NFT_MSG_NEWCHAIN: return "chain";
+	case NFT_MSG_NEWOBJ: return "object";
+	case NFT_MSG_NEWSET: return "set";
+	case NFT_MSG_NEWSETELEM: return "elements of set";
+	case NFT_MSG_NEWRULE: return "rule in chain";
+	default: return "message";
+	}
+}
+
+void snapshot_describe_msg(const struct snapshot *s, size_t i, char *buf, size_t len)
+{
+	const struct nlmsghdr *nlh;
+	uint16_t t, a = 0;
+	const char *name;
+
+	if (i >= s->n) {
+		snprintf(buf, len, "snapshot message %zu", i);
+		return;
+	}
+	nlh = (const void *)s->msgs[i].data;
+	t = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	switch (t) {
+	case NFT_MSG_NEWTABLE: a = NFTA_TABLE_NAME; break;
+	case NFT_MSG_NEWCHAIN: a = NFTA_CHAIN_NAME; break;
+	case NFT_MSG_NEWOBJ: a = NFTA_OBJ_NAME; break;
+	case NFT_MSG_NEWSET: a = NFTA_SET_NAME; break;
+	case NFT_MSG_NEWSETELEM: a = NFTA_SET_ELEM_LIST_SET; break;
+	case NFT_MSG_NEWRULE: a = NFTA_RULE_CHAIN; break;
+	}
+	name = a ? attr_str(nlh, a) : NULL;
+	snprintf(buf, len, "snapshot message %zu (%s %s)", i, type_name(t), name ? name : "?");
+}
+
+static int refuse(struct nft_error *e, const struct snapshot *s, size_t i, const char *why)
+{
+	char what[200];
+
+	snapshot_describe_msg(s, i, what, sizeof(what));
+	return nft_error_set(e, -EOPNOTSUPP, "table inet %s cannot be saved for rollback: %s %s",
+			     s->table, what, why);
+}
+
+/* Each builder parses one dumped message and writes its replay into nb (when not NULL),
+ * with everything the kernel assigns (handles, use counts, positions, owner) removed. */
+static int replay_table(const struct nlmsghdr *nlh, struct nft_batch *nb, char *buf,
+			const char **why)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	int r = -ENOMEM;
+
+	if (!t)
+		return r;
+	r = -EINVAL;
+	if (nftnl_table_nlmsg_parse(nlh, t) < 0)
+		goto out;
+	r = -EOPNOTSUPP;
+	if (nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) & NFT_TABLE_F_OWNER) {
+		*why = "is owned by a process (flags owner): another agent controls it";
+		goto out;
+	}
+	nftnl_table_unset(t, NFTNL_TABLE_HANDLE);
+	nftnl_table_unset(t, NFTNL_TABLE_USE);
+	nftnl_table_unset(t, NFTNL_TABLE_OWNER);
+	if (nb) {
+		struct nlmsghdr *out = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWTABLE, NFPROTO_INET,
+							     NLM_F_CREATE, 0);
+
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, nb->table);
+		nftnl_table_nlmsg_build_payload(out, t);
+	}
+	r = 0;
+out:
+	nftnl_table_free(t);
+	return r;
+}
+
+static int replay_chain(const struct nlmsghdr *nlh, struct nft_batch *nb, char *buf,
+			const char **why)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	uint32_t flags;
+	int r = -ENOMEM;
+
+	if (!c)
+		return r;
+	r = -EINVAL;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto out;
+	flags = nftnl_chain_get_u32(c, NFTNL_CHAIN_FLAGS);
+	r = -EOPNOTSUPP;
+	if (flags & NFT_CHAIN_BINDING) {
+		*why = "is a chain binding (anonymous chain): it cannot be re-created by name";
+		goto out;
+	}
+	nftnl_chain_unset(c, NFTNL_CHAIN_HANDLE);
+	nftnl_chain_unset(c, NFTNL_CHAIN_USE);
+	nftnl_chain_unset(c, NFTNL_CHAIN_ID);
+	/* the kernel reports NFT_CHAIN_BASE on base chains; it is implied by the hook */
+	nftnl_chain_unset(c, NFTNL_CHAIN_FLAGS);
+	if (flags & ~(uint32_t)NFT_CHAIN_BASE)
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_FLAGS, flags & ~(uint32_t)NFT_CHAIN_BASE);
+	if (nb) {
+		struct nlmsghdr *out = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, NFPROTO_INET,
+							     NLM_F_CREATE, 0);
+
+		nftnl_chain_nlmsg_build_payload(out, c);
+	}
+	r = 0;
+out:
+	nftnl_chain_free(c);
+	return r;
+}
+
+/* libnftnl 1.2.4 does not export nftnl_obj_unset(): re-create the object from what the
+ * kernel needs (our table only holds counters; other object types are refused). */
+static int replay_obj(const struct nlmsghdr *nlh, struct nft_batch *nb, char *buf,
+		      const char **why)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc(), *out = nftnl_obj_alloc();
+	const void *ud;
+	uint32_t udlen = 0;
+	int r = -ENOMEM;
+
+	if (!o || !out)
+		goto out;
+	r = -EINVAL;
+	if (nftnl_obj_nlmsg_parse(nlh, o) < 0 || !nftnl_obj_is_set(o, NFTNL_OBJ_NAME))
+		goto out;
+	r = -EOPNOTSUPP;
+	if (nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) != NFT_OBJECT_COUNTER) {
+		*why = "is a stateful object of a type nftgate does not replay (only counters)";
+		goto out;
+	}
+	nftnl_obj_set_str(out, NFTNL_OBJ_TABLE, nftnl_obj_get_str(o, NFTNL_OBJ_TABLE));
+	nftnl_obj_set_str(out, NFTNL_OBJ_NAME, nftnl_obj_get_str(o, NFTNL_OBJ_NAME));
+	nftnl_obj_set_u32(out, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+	nftnl_obj_set_u64(out, NFTNL_OBJ_CTR_BYTES, nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES));
+	nftnl_obj_set_u64(out, NFTNL_OBJ_CTR_PKTS, nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS));
+	ud = nftnl_obj_get_data(o, NFTNL_OBJ_USERDATA, &udlen);
+	if (ud && udlen)
+		nftnl_obj_set_data(out, NFTNL_OBJ_USERDATA, ud, udlen);
+	if (nb) {
+		struct nlmsghdr *m = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWOBJ, NFPROTO_INET,
+							   NLM_F_CREATE, 0);
+
+		nftnl_obj_nlmsg_build_payload(m, out);
+	}
+	r = 0;
+out:
+	if (o)
+		nftnl_obj_free(o);
+	if (out)
+		nftnl_obj_free(out);
+	return r;
+}
+
+static int replay_set(const struct nlmsghdr *nlh, struct nft_batch *nb, char *buf,
+		      const char **why, uint32_t id)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	int r = -ENOMEM;
+
+	if (!s)
+		return r;
+	r = -EINVAL;
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0)
+		goto out;
+	r = -EOPNOTSUPP;
+	if (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS) {
+		*why = "is an anonymous set: its kernel-chosen name cannot be replayed";
+		goto out;
+	}
+	nftnl_set_unset(s, NFTNL_SET_HANDLE);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	if (nb) {
+		struct nlmsghdr *out = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET,
+							     NLM_F_CREATE, 0);
+
+		nftnl_set_nlmsg_build_payload(out, s);
+	}
+	r = 0;
+out:
+	nftnl_set_free(s);
+	return r;
+}
+
+static int replay_rule(const struct nlmsghdr *nlh, struct nft_batch *nb, char *buf,
+		       const char **why)
+{
+	struct nftnl_rule *rl = nftnl_rule_alloc();
+	int r = -ENOMEM;
+
+	if (!rl)
+		return r;
+	r = -EINVAL;
+	if (nftnl_rule_nlmsg_parse(nlh, rl) < 0)
+		goto out;
+	nftnl_rule_unset(rl, NFTNL_RULE_HANDLE);
+	nftnl_rule_unset(rl, NFTNL_RULE_POSITION);
+	nftnl_rule_unset(rl, NFTNL_RULE_ID);
+	nftnl_rule_unset(rl, NFTNL_RULE_POSITION_ID);
+	if (nb) {
+		struct nlmsghdr *out = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET,
+							     NLM_F_CREATE | NLM_F_APPEND, 0);
+
+		nftnl_rule_nlmsg_build_payload(out, rl);
+	}
+	r = 0;
+out:
+	nftnl_rule_free(rl);
+	return r;
+}
+
+/* Elements go through the iterator: a dumped message may hold more than one NEWSETELEM can
+ * carry once re-encoded. */
+static int replay_elems(const struct nlmsghdr *nlh, struct nft_batch *nb, size_t index,
+			const char **why)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it = NULL;
+	int r = -ENOMEM, more;
+
+	if (!s)
+		return r;
+	r = -EINVAL;
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+		goto out;
+	r = 0;
+	if (!nb)
+		goto out;
+	it = nftnl_set_elems_iter_create(s);
+	if (!it) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (!nftnl_set_elems_iter_cur(it))
+		goto out;
+	do {
+		struct nlmsghdr *out = nftnl_nlmsg_build_hdr(batch_next_buf(nb),
+							     NFT_MSG_NEWSETELEM, NFPROTO_INET,
+							     NLM_F_CREATE, 0);
+
+		more = nftnl_set_elems_nlmsg_build_payload_iter(out, it);
+		if (more < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = batch_commit_msg(nb, out, W_REPLAY, (uint32_t)index);
+		if (r < 0)
+			goto out;
+	} while (more > 0);
+out:
+	if (it)
+		nftnl_set_elems_iter_destroy(it);
+	nftnl_set_free(s);
+	return r;
+}
+
+static int replay_one(const struct snapshot *s, size_t i, struct nft_batch *nb, uint32_t *set_id,
+		      const char **why)
+{
+	const struct nlmsghdr *nlh = (const void *)s->msgs[i].data;
+	char *buf = nb ? batch_next_buf(nb) : NULL;
+	char scratch[1];
+	int r;
+
+	(void)scratch;
+	if (s->msgs[i].len < sizeof(*nlh) + sizeof(struct nfgenmsg) ||
+	    nlh->nlmsg_len != s->msgs[i].len) {
+		*why = "is truncated";
+		return -EINVAL;
+	}
+	switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
+	case NFT_MSG_NEWTABLE: r = replay_table(nlh, nb, buf, why); break;
+	case NFT_MSG_NEWCHAIN: r = replay_chain(nlh, nb, buf, why); break;
+	case NFT_MSG_NEWOBJ: r = replay_obj(nlh, nb, buf, why); break;
+	case NFT_MSG_NEWSET: r = replay_set(nlh, nb, buf, why, ++*set_id); break;
+	case NFT_MSG_NEWRULE: r = replay_rule(nlh, nb, buf, why); break;
+	case NFT_MSG_NEWSETELEM: return replay_elems(nlh, nb, i, why);
+	default:
+		*why = "has a message type nftgate does not replay";
+		return -EOPNOTSUPP;
+	}
+	if (r < 0 || !nb)
+		return r;
+	return batch_commit_msg(nb, (struct nlmsghdr *)buf, W_REPLAY, (uint32_t)i);
+}
+
+static int replay_all(const struct snapshot *s, struct nft_batch *nb, struct nft_error *e)
+{
+	uint32_t set_id = 0;
+
+	if (s->present && (!s->n || msg_type(&s->msgs[0]) != NFT_MSG_NEWTABLE))
+		return refuse(e, s, 0, "is not the table: the snapshot does not start with it");
+	for (size_t i = 0; i < s->n; i++) {
+		const char *why = "could not be parsed";
+		int r = replay_one(s, i, nb, &set_id, &why);
+
+		if (r == -ENOMEM)
+			return nft_error_set(e, r, "out of memory");
+		if (r < 0)
+			return refuse(e, s, i, why);
+	}
+	return 0;
+}
+
+int snapshot_check(const struct snapshot *s, struct nft_error *e)
+{
+	return replay_all(s, NULL, e);
+}
+
+int snapshot_add_restore(const struct snapshot *s, struct nft_batch *nb, struct nft_error *e)
+{
+	return replay_all(s, nb, e);
+}
+
+static int cmp_cv(const void *a, const void *b)
+{
+	return strcmp(((const struct counter_value *)a)->name,
+		      ((const struct counter_value *)b)->name);
+}
+
+int snapshot_counters(const struct snapshot *s, struct counter_values *ret)
+{
+	struct counter_values cv = { 0 };
+
+	cv.v = calloc(s->n ? s->n : 1, sizeof(*cv.v));
+	if (!cv.v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		struct nftnl_obj *o;
+		const char *name;
+
+		if (msg_type(&s->msgs[i]) != NFT_MSG_NEWOBJ)
+			continue;
+		o = nftnl_obj_alloc();
+		if (!o) {
+			free(cv.v);
+			return -ENOMEM;
+		}
+		if (nftnl_obj_nlmsg_parse((const void *)s->msgs[i].data, o) == 0 &&
+		    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
+		    (name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME)) &&
+		    strlen(name) < sizeof(cv.v[0].name)) {
+			snprintf(cv.v[cv.n].name, sizeof(cv.v[0].name), "%s", name);
+			cv.v[cv.n].packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+			cv.v[cv.n].bytes = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES);
+			cv.n++;
+		}
+		nftnl_obj_free(o);
+	}
+	if (cv.n > 1)
+		qsort(cv.v, cv.n, sizeof(*cv.v), cmp_cv);
+	*ret = cv;
+	return 0;
+}
+
+/* ---- file encoding: big-endian integers, FNV-1a 64 checksum at the end ---- */
+
+static uint64_t fnv64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct wbuf *w, const void *d, size_t n)
+{
+	if (w->oom)
+		return;
+	if (w->len + n > w->cap) {
+		size_t nc = w->cap ? w->cap : 4096;
+		uint8_t *np;
+
+		while (nc < w->len + n)
+			nc *= 2;
+		np = realloc(w->p, nc);
+		if (!np) {
+			w->oom = true;
+			return;
+		}
+		w->p = np;
+		w->cap = nc;
+	}
+	memcpy(w->p + w->len, d, n);
+	w->len += n;
+}
+
+static void put32(struct wbuf *w, uint32_t v)
+{
+	v = htobe32(v);
+	put(w, &v, 4);
+}
+
+static void put64(struct wbuf *w, uint64_t v)
+{
+	v = htobe64(v);
+	put(w, &v, 8);
+}
+
+int snapshot_encode(const struct snapshot *s, uint8_t **ret_buf, size_t *ret_len)
+{
+	struct wbuf w = { 0 };
+
+	put(&w, SNAPSHOT_MAGIC, 8);
+	put32(&w, SNAPSHOT_VERSION);
+	put32(&w, s->present ? 1 : 0);
+	put32(&w, s->genid);
+	put64(&w, (uint64_t)s->taken);
+	put32(&w, (uint32_t)strlen(s->table));
+	put(&w, s->table, strlen(s->table));
+	put32(&w, (uint32_t)s->n);
+	for (size_t i = 0; i < s->n; i++) {
+		put32(&w, s->msgs[i].len);
+		put(&w, s->msgs[i].data, s->msgs[i].len);
+	}
+	if (!w.oom)
+		put64(&w, fnv64(w.p, w.len));
+	if (w.oom) {
+		free(w.p);
+		return -ENOMEM;
+	}
+	*ret_buf = w.p;
+	*ret_len = w.len;
+	return 0;
+}
+
+struct rbuf {
+	const uint8_t *p;
+	size_t len, off;
+	bool bad;
+};
+
+static const uint8_t *take(struct rbuf *r, size_t n)
+{
+	const uint8_t *p;
+
+	if (r->bad || r->len - r->off < n) {
+		r->bad = true;
+		return NULL;
+	}
+	p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static uint32_t get32(struct rbuf *r)
+{
+	const uint8_t *p = take(r, 4);
+	uint32_t v = 0;
+
+	if (p)
+		memcpy(&v, p, 4);
+	return be32toh(v);
+}
+
+static uint64_t get64(struct rbuf *r)
+{
+	const uint8_t *p = take(r, 8);
+	uint64_t v = 0;
+
+	if (p)
+		memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struct nft_error *e)
+{
+	struct rbuf r = { buf, len, 0, false };
+	struct snapshot *s = NULL;
+	uint32_t version, flags, genid, tlen, n;
+	uint64_t sum, taken;
+	const uint8_t *magic, *tname;
+	char table[257];
+	int err = -EINVAL;
+
+	if (len < 8 + 8 || fnv64(buf, len - 8) != (memcpy(&sum, buf + len - 8, 8), be64toh(sum)))
+		return nft_error_set(e, -EINVAL, "the snapshot is corrupt (checksum mismatch or "
+				     "truncated)");
+	r.len = len - 8;
+	magic = take(&r, 8);
+	if (!magic || memcmp(magic, SNAPSHOT_MAGIC, 8))
+		return nft_error_set(e, -EINVAL, "not an nftgate snapshot (bad magic)");
+	version = get32(&r);
+	if (version != SNAPSHOT_VERSION)
+		return nft_error_set(e, -EINVAL, "snapshot version %u is not supported (this "
+				     "nftgate reads version %u)", version, SNAPSHOT_VERSION);
+	flags = get32(&r);
+	genid = get32(&r);
+	taken = get64(&r);
+	tlen = get32(&r);
+	if (tlen == 0 || tlen > 256)
+		return nft_error_set(e, -EINVAL, "the snapshot's table name is %u bytes long", tlen);
+	tname = take(&r, tlen);
+	n = get32(&r);
+	if (r.bad)
+		goto bad;
+	memcpy(table, tname, tlen);
+	table[tlen] = '\0';
+	s = snapshot_new(table, flags & 1);
+	if (!s)
+		return nft_error_set(e, -ENOMEM, "out of memory");
+	s->genid = genid;
+	s->taken = (int64_t)taken;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t mlen = get32(&r);
+		const uint8_t *m = take(&r, mlen);
+		struct nlmsghdr h;
+
+		if (!m || mlen < sizeof(h))
+			goto bad;
+		memcpy(&h, m, sizeof(h));
+		if (h.nlmsg_len != mlen)
+			goto bad;
+		err = add_raw(s, m, mlen);
+		if (err < 0) {
+			snapshot_free(s);
+			return nft_error_set(e, err, "out of memory");
+		}
+	}
+	if (r.off != r.len)
+		goto bad;
+	*ret = s;
+	return 0;
+bad:
+	snapshot_free(s);
+	return nft_error_set(e, -EINVAL, "the snapshot is malformed at byte %zu", r.off);
+}

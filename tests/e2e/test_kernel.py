@@ -1,0 +1,314 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The kernel data plane, end to end: the real binary against the real kernel, each test in
+its own network namespace (created with `ip netns add`, deleted afterwards even on failure).
+
+What it checks: the dry-run script and `apply` give the same `nft list table` for several
+plans; the bytecode is nft's own; `nft list ruleset` / `nft -j list ruleset` keep working;
+rollback walks back through history to "no table", exactly; a foreign table is never
+touched; a refused transaction (forced with the NFTGATE_TEST_FAIL_AT test hook) and an input
+error change nothing; the state directory's modes and history limit; counters survive a
+re-apply. Traffic is the business of tests/e2e/test_traffic*.py.
+"""
+import itertools
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+MANIFESTS = HERE / "manifests"
+EXAMPLE = REPO / "examples" / "basic-tcp"
+BIN = Path(os.environ.get("NFTGATE_BIN", REPO / "build" / "nftgate"))
+_counter = itertools.count(1)
+
+FOREIGN = """table ip foreign {
+	counter seen { }
+	set admins { type ipv4_addr; elements = { 192.0.2.7 } }
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ip saddr @admins tcp dport 22 counter name "seen" accept
+	}
+}
+"""
+
+# name -> nftgate arguments; every plan shape the layout has
+PLANS = {
+    "example": ["-f", str(EXAMPLE)],
+    "weights": ["-f", str(MANIFESTS / "common"), "-f", str(MANIFESTS / "weights")],
+    "reject-shares": ["-f", str(MANIFESTS / "common"), "-f", str(MANIFESTS / "half-invalid")],
+    "addresses": ["-f", str(MANIFESTS / "common"), "-f", str(MANIFESTS / "addresses")],
+    "conflicted": ["-f", str(MANIFESTS / "common"), "-f", str(MANIFESTS / "conflicted")],
+    "no-route": ["-f", str(MANIFESTS / "common"), "-f", str(MANIFESTS / "no-route")],
+    "masquerade-never": ["-f", str(EXAMPLE), "--masquerade=never"],
+    "renamed-table": ["-f", str(EXAMPLE), "--table", "edge-gw"],
+}
+
+
+def _why_not_runnable():
+    if os.geteuid() != 0:
+        return "needs root: creates network namespaces"
+    if not shutil.which("ip") or not shutil.which("nft"):
+        return "needs the ip and nft commands (iproute2, nftables)"
+    if not os.access(BIN, os.X_OK):
+        return "%s is not built (run make)" % BIN
+    return None
+
+
+class Netns:
+    """A fresh network namespace and a private state directory; close() removes both."""
+
+    def __init__(self):
+        self.name = "ngk-%d-%d" % (os.getpid(), next(_counter))
+        self.tmp = Path(tempfile.mkdtemp(prefix="nftgate-kernel-"))
+        self.state = self.tmp / "state"
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        self.exec("ip", "link", "set", "lo", "up")
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def exec(self, *cmd, env=None, check=True, input=None):
+        e = dict(os.environ)
+        e.pop("NFTGATE_TEST_FAIL_AT", None)
+        e.update(env or {})
+        p = subprocess.run(["ip", "netns", "exec", self.name, *cmd], capture_output=True,
+                           text=True, env=e, input=input, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("%s failed (%d): %s%s" % (" ".join(cmd), p.returncode,
+                                                           p.stdout, p.stderr))
+        return p
+
+    def nft(self, *args, check=True, input=None):
+        return self.exec("nft", *args, check=check, input=input)
+
+    def nftgate(self, *args, env=None, check=False):
+        extra = [] if args[0] == "version" else ["--state-dir", str(self.state)]
+        return self.exec(str(BIN), *args, *extra, env=env, check=check)
+
+    def ruleset(self):
+        return self.nft("list", "ruleset").stdout
+
+    def table(self, name="nftgate"):
+        return self.nft("list", "table", "inet", name).stdout
+
+    def snapshots(self):
+        return sorted(p.name for p in self.state.glob("*.snap")) if self.state.exists() else []
+
+
+@pytest.fixture
+def ns():
+    why = _why_not_runnable()
+    if why:
+        pytest.skip(why)
+    n = Netns()
+    try:
+        yield n
+    finally:
+        n.close()
+
+
+def dry_run(args):
+    p = subprocess.run([str(BIN), "apply", "--dry-run", *args], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def table_of(args):
+    return args[args.index("--table") + 1] if "--table" in args else "nftgate"
+
+
+def listings_still_work(ns):
+    assert ns.nft("list", "ruleset").returncode == 0
+    doc = json.loads(ns.nft("-j", "list", "ruleset").stdout)
+    assert any("table" in o for o in doc["nftables"])
+
+
+@pytest.mark.parametrize("plan", sorted(PLANS))
+def test_dry_run_lists_like_apply(ns, plan):
+    args, table = PLANS[plan], table_of(PLANS[plan])
+    script = dry_run(args)
+    assert script.startswith("table inet %s\ndelete table inet %s\ntable inet %s {\n" %
+                             (table, table, table))
+    ns.nft("-f", "-", input=script)
+    via_nft = ns.table(table)
+    # loading it again replaces, it does not fail or duplicate
+    ns.nft("-f", "-", input=script)
+    assert ns.table(table) == via_nft
+    ns.nft("delete", "table", "inet", table)
+    p = ns.nftgate("apply", *args)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("applied table inet %s: " % table)
+    assert "committed in" in p.stdout
+    assert ns.table(table) == via_nft
+    listings_still_work(ns)
+
+
+def rule_blocks(text, table):
+    blocks, cur = [], None
+    for line in text.splitlines():
+        if line.startswith("inet %s " % table):
+            cur = [line.rstrip()]
+            blocks.append(cur)
+        elif line.startswith("  [") and cur is not None:
+            cur.append(line.rstrip())
+        else:
+            cur = None
+    return ["\n".join(b) for b in blocks if len(b) > 1]
+
+
+@pytest.mark.parametrize("plan", ["example", "addresses", "reject-shares"])
+def test_bytecode_is_nfts_own(ns, plan):
+    args = PLANS[plan]
+    p = ns.nft("--debug=netlink", "-f", "-", input=dry_run(args))
+    theirs = rule_blocks(p.stdout, "nftgate")
+    ours = ns.nftgate("apply", *args, "--debug=netlink")
+    assert ours.returncode == 0, ours.stderr
+    mine = rule_blocks(ours.stderr, "nftgate")
+    assert len(mine) >= 20
+    assert mine == theirs
+
+
+def test_dry_run_needs_no_privilege():
+    if not shutil.which("setpriv") or os.geteuid() != 0:
+        pytest.skip("needs setpriv and root to drop privileges")
+    tmp = Path(tempfile.mkdtemp(prefix="nftgate-dry-"))
+    try:
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            "--inh-caps=-all", str(BIN), "apply", "--dry-run", "-f",
+                            str(EXAMPLE), "--state-dir", str(tmp / "never")],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        assert "table inet nftgate {" in p.stdout
+        assert not (tmp / "never").exists()
+        if shutil.which("strace"):
+            s = subprocess.run(["strace", "-f", "-e", "trace=socket", str(BIN), "apply",
+                                "--dry-run", "-f", str(EXAMPLE)], capture_output=True, text=True)
+            assert s.returncode == 0
+            assert "AF_NETLINK" not in s.stderr
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_permission_error_is_clear(ns):
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv")
+    p = ns.exec("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "--inh-caps=-all", str(BIN), "apply", "-f", str(EXAMPLE), "--state-dir",
+                str(ns.tmp / "nobody"), check=False)
+    assert p.returncode == 1
+    assert "CAP_NET_ADMIN" in p.stderr
+
+
+def test_rollback_walks_history_to_no_table(ns):
+    ns.nft("-f", "-", input=FOREIGN)
+    foreign = ns.nft("list", "table", "ip", "foreign").stdout
+    states = [ns.ruleset()]
+    for plan in ("example", "weights", "masquerade-never", "reject-shares"):
+        p = ns.nftgate("apply", *PLANS[plan])
+        assert p.returncode == 0, p.stderr
+        states.append(ns.ruleset())
+        assert ns.nft("list", "table", "ip", "foreign").stdout == foreign
+    assert len(ns.snapshots()) == 4
+    # each rollback restores the ruleset before the apply it undoes, counters included
+    for want in reversed(states[:-1]):
+        p = ns.nftgate("rollback")
+        assert p.returncode == 0, p.stderr
+        assert ns.ruleset() == want
+        listings_still_work(ns)
+    assert ns.nft("list", "table", "inet", "nftgate", check=False).returncode != 0
+    assert ns.nft("list", "table", "ip", "foreign").stdout == foreign
+    assert ns.snapshots() == []
+    p = ns.nftgate("rollback")
+    assert p.returncode == 1
+    assert "nothing to roll back" in p.stderr
+    assert ns.ruleset() == states[0]
+
+
+def test_rollback_with_nothing(ns):
+    p = ns.nftgate("rollback")
+    assert p.returncode == 1
+    assert "nothing to roll back" in p.stderr
+    assert ns.ruleset() == ""
+
+
+def test_rollback_of_renamed_table_leaves_default_alone(ns):
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before = ns.table()
+    assert ns.nftgate("apply", *PLANS["renamed-table"]).returncode == 0
+    assert ns.nftgate("rollback", "--table", "edge-gw").returncode == 0
+    assert ns.nft("list", "table", "inet", "edge-gw", check=False).returncode != 0
+    assert ns.table() == before
+
+
+@pytest.mark.parametrize("fail_at", [1, 3, 9, 40])
+def test_refused_transaction_changes_nothing(ns, fail_at):
+    ns.nft("-f", "-", input=FOREIGN)
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before, snaps = ns.ruleset(), ns.snapshots()
+    p = ns.nftgate("apply", *PLANS["weights"], env={"NFTGATE_TEST_FAIL_AT": str(fail_at)})
+    assert p.returncode == 1
+    assert "NFTGATE_TEST_FAIL_AT" in p.stderr
+    assert "route default/" in p.stderr          # the refusal names the route
+    assert "nothing was changed" in p.stderr
+    assert ns.ruleset() == before
+    assert ns.snapshots() == snaps               # a refused apply leaves no history
+
+
+def test_input_error_exits_2_and_changes_nothing(ns):
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before, snaps = ns.ruleset(), ns.snapshots()
+    bad = ns.tmp / "bad.yaml"
+    bad.write_text((EXAMPLE / "routes.yaml").read_text().replace("port: 6000", "port: 70000"))
+    p = ns.nftgate("apply", "-f", str(EXAMPLE / "gateway.yaml"), "-f",
+                   str(EXAMPLE / "services.yaml"), "-f", str(bad))
+    assert p.returncode == 2
+    assert "bad.yaml:" in p.stderr
+    p = ns.nftgate("apply", "-f", str(ns.tmp / "missing.yaml"))
+    assert p.returncode == 2
+    assert ns.ruleset() == before
+    assert ns.snapshots() == snaps
+
+
+def test_state_dir_modes_and_limit(ns):
+    ns.state = ns.tmp / "deep" / "state"
+    for i in range(12):
+        plan = "example" if i % 2 else "weights"
+        assert ns.nftgate("apply", *PLANS[plan]).returncode == 0
+    assert stat.S_IMODE(ns.state.stat().st_mode) == 0o700
+    snaps = ns.snapshots()
+    assert len(snaps) == 10
+    assert snaps[0].endswith("0000000003.snap") and snaps[-1].endswith("0000000012.snap")
+    for s in snaps:
+        assert stat.S_IMODE((ns.state / s).stat().st_mode) == 0o600
+    assert not [p for p in ns.state.iterdir() if p.name.startswith(".")]
+
+
+def counters(ns):
+    doc = json.loads(ns.nft("-j", "list", "counters", "table", "inet", "nftgate").stdout)
+    return {o["counter"]["name"]: o["counter"]["packets"] for o in doc["nftables"]
+            if "counter" in o}
+
+
+def test_counters_survive_reapply(ns):
+    """Connections from the node itself to a listener DNAT (and are counted) even when the
+    pod is unreachable: a blackhole route makes connect() fail right after the NAT."""
+    ns.exec("ip", "addr", "add", "192.0.2.50/32", "dev", "lo")
+    ns.exec("ip", "route", "add", "blackhole", "10.244.0.0/16")
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    knock = ("import socket\nfor i in range(5):\n s=socket.socket()\n s.settimeout(0.5)\n"
+             " try: s.connect(('192.0.2.50', 8080))\n except OSError: pass\n s.close()\n")
+    ns.exec("/usr/bin/python3", "-c", knock)
+    first = counters(ns)
+    conn = [v for k, v in first.items() if k.endswith("_conn") and v]
+    assert conn == [5], first
+    # re-apply with the other route changed: the share that persists keeps its counts
+    p = ns.nftgate("apply", *PLANS["example"], "--masquerade=never")
+    assert p.returncode == 0, p.stderr
+    assert counters(ns) == first

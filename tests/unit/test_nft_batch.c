@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The batch, without a kernel: message framing (ACK flag, seq = base + i, generation fence,
+ * BEGIN first and END last), element lists split under the 64 KiB attribute limit, the
+ * test hook, and the mapping of (fake) kernel error replies back to listener and route.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+
+#include "nft/build.h"
+#include "nft/layout.h"
+#include "nft/netlink.h"
+#include "nft/sets.h"
+#include "test_nft_plans.h"
+
+#define BASE 1000u
+
+struct fix {
+	struct ruleset *rs;
+	struct nft_batch *nb;
+};
+
+static void make(struct fix *f, const struct plan *p, const struct apply_opts *o)
+{
+	struct nft_error e = { 0 };
+
+	assert_int_equal(layout_build(p, "nftgate", true, &f->rs, &e), 0);
+	assert_int_equal(batch_build_apply(f->rs, BASE, o, &f->nb, &e), 0);
+}
+
+static void unmake(struct fix *f)
+{
+	f->nb = batch_free(f->nb);
+	f->rs = ruleset_free(f->rs);
+}
+
+static void framing(void **state)
+{
+	uint32_t genid = 0x01020304;
+	struct apply_opts o = { .genid = &genid, .fail_at = -1 };
+	struct fix f = { 0 };
+	const struct nlattr *a;
+	bool fenced = false;
+	size_t bytes = 0;
+
+	make(&f, &plan_basic, &o);
+	assert_true(f.nb->n > 10);
+	assert_int_equal(f.nb->msgs[0].what, W_BEGIN);
+	assert_int_equal(f.nb->msgs[f.nb->n - 1].what, W_END);
+	for (size_t i = 0; i < f.nb->n; i++) {
+		const struct nlmsghdr *nlh = f.nb->msgs[i].nlh;
+
+		assert_int_equal(nlh->nlmsg_seq, BASE + i);
+		assert_true(nlh->nlmsg_flags & NLM_F_ACK);
+		assert_true(nlh->nlmsg_flags & NLM_F_REQUEST);
+		bytes += nlh->nlmsg_len;
+	}
+	assert_int_equal(bytes, f.nb->bytes);
+	mnl_attr_for_each(a, f.nb->msgs[0].nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFNL_BATCH_GENID)
+			fenced = ntohl(mnl_attr_get_u32(a)) == genid;
+	assert_true(fenced);
+	/* the full replace: ensure, delete, create, before anything else */
+	assert_int_equal(f.nb->msgs[1].what, W_TABLE_ENSURE);
+	assert_int_equal(f.nb->msgs[2].what, W_TABLE_DELETE);
+	assert_int_equal(f.nb->msgs[3].what, W_TABLE);
+	unmake(&f);
+}
+
+static uint32_t nested_count(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *e;
+	uint32_t n = 0;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS) {
+			assert_true(mnl_attr_get_len(a) <= UINT16_MAX);
+			mnl_attr_for_each_nested(e, a)
+				n++;
+		}
+	return n;
+}
+
+static void big_element_lists_are_split(void **state)
+{
+	size_t n = 4000;
+	struct plan_endpoint *eps = calloc(n, sizeof(*eps));
+	struct plan_share sh = { .weight = 1, .backend = "Service ns/big:1", .n_endpoints = n };
+	struct plan_listener l = w_listeners[0];
+	struct plan p = { &l, 1 };
+	struct apply_opts o = { .fail_at = -1 };
+	struct fix f = { 0 };
+	uint32_t seen = 0, msgs = 0;
+
+	assert_non_null(eps);
+	for (size_t i = 0; i < n; i++) {
+		eps[i].family = AF_INET;
+		eps[i].addr[0] = 10;
+		eps[i].addr[2] = (uint8_t)(i >> 8);
+		eps[i].addr[3] = (uint8_t)i;
+		eps[i].port = 1;
+	}
+	sh.endpoints = eps;
+	l.shares = &sh;
+	l.n_shares = 1;
+	make(&f, &p, &o);
+	for (size_t i = 0; i < f.nb->n; i++)
+		if (f.nb->msgs[i].what == W_ELEMS && f.nb->msgs[i].sub == SET_ENDPOINT4) {
+			assert_int_equal(f.nb->msgs[i].index, seen); /* first element of the message */
+			seen += nested_count(f.nb->msgs[i].nlh);
+			msgs++;
+		}
+	assert_int_equal(seen, n);
+	assert_true(msgs >= 2);
+	unmake(&f);
+	free(eps);
+}
+
+/* ---- fake replies ---- */
+
+static size_t put_reply(uint8_t *buf, uint32_t seq, int err, int64_t offs, const char *msg)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsgerr *e;
+
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_flags = NLM_F_CAPPED;
+	e = mnl_nlmsg_put_extra_header(nlh, sizeof(*e));
+	e->error = err;
+	e->msg.nlmsg_len = sizeof(struct nlmsghdr);
+	e->msg.nlmsg_seq = seq;
+	if (offs >= 0 || msg)
+		nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
+	if (offs >= 0)
+		mnl_attr_put_u32(nlh, NLMSGERR_ATTR_OFFS, (uint32_t)offs);
+	if (msg)
+		mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, msg);
+	return nlh->nlmsg_len;
+}
+
+static size_t find_msg(const struct nft_batch *nb, enum batch_what w, int sub)
+{
+	for (size_t i = 0; i < nb->n; i++)
+		if (nb->msgs[i].what == w && (sub < 0 || nb->msgs[i].sub == sub))
+			return i;
+	fail_msg("no such message");
+	return 0;
+}
+
+/* Byte offset of the k-th element of a NEWSETELEM message, as the kernel reports it. */
+static uint32_t elem_offset(const struct nlmsghdr *nlh, uint32_t k)
+{
+	const struct nlattr *a, *e;
+	uint32_t i = 0;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+			mnl_attr_for_each_nested(e, a)
+				if (i++ == k)
+					return (uint32_t)((const char *)e - (const char *)nlh);
+	fail_msg("no element %u", k);
+	return 0;
+}
+
+static void element_refusal_names_route(void **state)
+{
+	struct apply_opts o = { .fail_at = -1 };
+	struct nl_acks acks = { 0 };
+	struct nft_error e = { 0 };
+	struct fix f = { 0 };
+	uint8_t buf[4096];
+	size_t len = 0, m;
+
+	make(&f, &plan_basic, &o);
+	m = find_msg(f.nb, W_ELEMS, SET_LISTEN_ANY4);
+	/* every message ACKed except element 1 of listen_any4 (port 8090: listener bar) */
+	for (size_t i = 0; i + 1 < f.nb->n; i++)
+		len += put_reply(buf + len, BASE + (uint32_t)i, i == m ? -ENOENT : 0,
+				 i == m ? (int64_t)elem_offset(f.nb->msgs[m].nlh, 1) : -1,
+				 i == m ? "no such chain" : NULL);
+	assert_int_equal(nl_parse_replies(buf, len, BASE + (uint32_t)f.nb->n - 1, &acks), 0);
+	assert_int_equal(acks.n_errors, 1);
+	assert_false(acks.end_acked);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "listen_any4"));
+	assert_non_null(strstr(e.msg, "default/my-tcp-gateway/bar"));
+	assert_non_null(strstr(e.msg, "default/tcp-app-2"));
+	assert_null(strstr(e.msg, "default/tcp-app-1"));
+	assert_non_null(strstr(e.msg, "no such chain"));
+	assert_non_null(strstr(e.msg, "nothing was changed"));
+	nl_acks_clear(&acks);
+	/* element 0 is listener foo */
+	len = put_reply(buf, BASE + (uint32_t)m, -EEXIST, elem_offset(f.nb->msgs[m].nlh, 0), NULL);
+	assert_int_equal(nl_parse_replies(buf, len, 0, &acks), 0);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EEXIST);
+	assert_non_null(strstr(e.msg, "default/tcp-app-1"));
+	nl_acks_clear(&acks);
+	unmake(&f);
+}
+
+static void counter_refusal_names_backend(void **state)
+{
+	struct apply_opts o = { .fail_at = -1 };
+	struct nl_acks acks = { 0 };
+	struct nft_error e = { 0 };
+	struct fix f = { 0 };
+	uint8_t buf[512];
+	size_t len, m;
+
+	make(&f, &plan_weights, &o);
+	m = find_msg(f.nb, W_OBJ, -1);
+	len = put_reply(buf, BASE + (uint32_t)m, -ENOMEM, -1, NULL);
+	assert_int_equal(nl_parse_replies(buf, len, 0, &acks), 0);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -ENOMEM);
+	assert_non_null(strstr(e.msg, "Service ns/a:80"));
+	assert_non_null(strstr(e.msg, "ns/gw/web"));
+	nl_acks_clear(&acks);
+	unmake(&f);
+}
+
+static void whole_batch_refusals(void **state)
+{
+	struct apply_opts o = { .fail_at = -1 };
+	struct nl_acks acks = { 0 };
+	struct nft_error e = { 0 };
+	struct fix f = { 0 };
+	uint8_t buf[4096];
+	size_t len;
+
+	make(&f, &plan_basic, &o);
+	len = put_reply(buf, BASE, -ERESTART, -1, NULL);
+	assert_int_equal(nl_parse_replies(buf, len, 0, &acks), 0);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -ERESTART);
+	nl_acks_clear(&acks);
+	len = put_reply(buf, BASE, -EPERM, -1, NULL);
+	assert_int_equal(nl_parse_replies(buf, len, 0, &acks), 0);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EPERM);
+	assert_non_null(strstr(e.msg, "CAP_NET_ADMIN"));
+	nl_acks_clear(&acks);
+	/* all ACKed, END included: committed */
+	len = 0;
+	for (uint32_t i = 0; i < 3; i++)
+		len += put_reply(buf + len, BASE + (uint32_t)f.nb->n - 1 - i, 0, -1, NULL);
+	assert_int_equal(nl_parse_replies(buf, len, BASE + (uint32_t)f.nb->n - 1, &acks), 0);
+	assert_true(acks.end_acked);
+	assert_int_equal(acks.n_acks, 3);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), 0);
+	/* lost replies: outcome unknown */
+	acks.lost = true;
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EIO);
+	nl_acks_clear(&acks);
+	unmake(&f);
+}
+
+static void many_refusals_are_counted(void **state)
+{
+	struct apply_opts o = { .fail_at = -1 };
+	struct nl_acks acks = { 0 };
+	struct nft_error e = { 0 };
+	struct fix f = { 0 };
+	uint8_t buf[8192];
+	size_t len = 0;
+
+	make(&f, &plan_basic, &o);
+	for (uint32_t i = 3; i < 11; i++)
+		len += put_reply(buf + len, BASE + i, -EINVAL, -1, NULL);
+	assert_int_equal(nl_parse_replies(buf, len, 0, &acks), 0);
+	assert_int_equal(acks.n_errors, 8);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "and 3 more refusals"));
+	nl_acks_clear(&acks);
+	unmake(&f);
+}
+
+static void test_hook_inserts_invalid_message(void **state)
+{
+	struct apply_opts o = { .fail_at = 5 };
+	struct apply_opts plain = { .fail_at = -1 };
+	struct nl_acks acks = { 0 };
+	struct nft_error e = { 0 };
+	struct fix f = { 0 }, g = { 0 };
+	uint8_t buf[512];
+	size_t len;
+
+	make(&f, &plan_basic, &o);
+	make(&g, &plan_basic, &plain);
+	assert_int_equal(f.nb->n, g.nb->n + 1);
+	assert_int_equal(f.nb->msgs[5].what, W_TEST_FAIL);
+	assert_int_equal(f.nb->msgs[4].what, g.nb->msgs[4].what);
+	assert_int_equal(f.nb->msgs[6].what, g.nb->msgs[5].what);
+	len = put_reply(buf, BASE + 5, -ENOENT, -1, NULL);
+	assert_int_equal(nl_parse_replies(buf, len, 0, &acks), 0);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -ENOENT);
+	assert_non_null(strstr(e.msg, "NFTGATE_TEST_FAIL_AT"));
+	assert_non_null(strstr(e.msg, "route default/tcp-app-2"));
+	nl_acks_clear(&acks);
+	unmake(&f);
+	unmake(&g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(framing),
+		cmocka_unit_test(big_element_lists_are_split),
+		cmocka_unit_test(element_refusal_names_route),
+		cmocka_unit_test(counter_refusal_names_backend),
+		cmocka_unit_test(whole_batch_refusals),
+		cmocka_unit_test(many_refusals_are_counted),
+		cmocka_unit_test(test_hook_inserts_invalid_message),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

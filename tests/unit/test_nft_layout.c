@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The layout, without a kernel: weights -> slots (exact and capped), share ids and marks
+ * (unique, stable when the plan grows), element contents, and the limits it enforces.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nft/layout.h"
+#include "nft/sets.h"
+#include "test_nft_plans.h"
+
+/* Every unit of group i must get probability exactly w[i] / W / n[i]. */
+static void assert_exact(const uint32_t *w, const uint32_t *n, size_t k, const uint32_t *counts,
+			 uint32_t total)
+{
+	uint64_t wsum = 0, sum = 0;
+	size_t u = 0;
+
+	for (size_t i = 0; i < k; i++)
+		wsum += w[i];
+	for (size_t i = 0; i < k; i++)
+		for (uint32_t j = 0; j < n[i]; j++, u++) {
+			assert_true((uint64_t)counts[u] * wsum * n[i] == (uint64_t)total * w[i]);
+			sum += counts[u];
+		}
+	assert_int_equal(sum, total);
+}
+
+static void apportion_exact_small(void **state)
+{
+	uint32_t w[] = { 1, 2 }, n[] = { 1, 1 }, counts[2], total = 0;
+
+	assert_int_equal(layout_apportion(w, n, 2, 4096, counts, &total), 0);
+	assert_int_equal(total, 3); /* 1:2 needs three slots, no fewer */
+	assert_exact(w, n, 2, counts, total);
+}
+
+static void apportion_exact_endpoints(void **state)
+{
+	/* 3:1 over 2 and 3 endpoints: units 3/8 3/8 1/12 1/12 1/12 -> 24 slots (lcm 8, 12) */
+	uint32_t w[] = { 3, 1 }, n[] = { 2, 3 }, counts[5], total = 0;
+
+	assert_int_equal(layout_apportion(w, n, 2, 4096, counts, &total), 0);
+	assert_int_equal(total, 24);
+	assert_exact(w, n, 2, counts, total);
+	assert_int_equal(counts[0], 9);
+	assert_int_equal(counts[4], 2);
+}
+
+static void apportion_gcd_and_zero(void **state)
+{
+	uint32_t w[] = { 500000, 0, 1000000 }, n[] = { 1, 7, 1 }, counts[9], total = 0;
+
+	assert_int_equal(layout_apportion(w, n, 3, 4096, counts, &total), 0);
+	assert_int_equal(total, 3); /* gcd-reduced to 1 : 0 : 2 */
+	for (int u = 1; u < 8; u++)
+		assert_int_equal(counts[u], 0); /* weight 0 gets nothing */
+	assert_exact(w, n, 3, counts, total);
+}
+
+static void apportion_all_zero(void **state)
+{
+	uint32_t w[] = { 0, 0 }, n[] = { 1, 2 }, counts[3], total = 77;
+
+	assert_int_equal(layout_apportion(w, n, 2, 4096, counts, &total), -EINVAL);
+	assert_int_equal(total, 77); /* outputs untouched on failure */
+}
+
+static void apportion_capped_weights(void **state)
+{
+	uint32_t w[] = { 999983, 1, 7 }, n[] = { 1, 1, 3 }, counts[5], total = 0;
+	uint64_t wsum = 999983 + 1 + 7, sum = 0;
+	size_t u = 0;
+
+	assert_int_equal(layout_apportion(w, n, 3, 4096, counts, &total), 0);
+	assert_int_equal(total, 4096);
+	for (size_t i = 0; i < 3; i++)
+		for (uint32_t j = 0; j < n[i]; j++, u++) {
+			/* |count - quota| < 1, quota = cap * w / W / n (compare scaled by W n) */
+			int64_t scaled = (int64_t)counts[u] * (int64_t)(wsum * n[i]);
+			int64_t quota = 4096 * (int64_t)w[i];
+
+			assert_true(llabs(scaled - quota) < (int64_t)(wsum * n[i]));
+			sum += counts[u];
+		}
+	assert_int_equal(sum, 4096);
+}
+
+static void apportion_capped_endpoints(void **state)
+{
+	static uint32_t counts[5000];
+	uint32_t w[] = { 1 }, n[] = { 5000 }, total = 0, ones = 0;
+
+	assert_int_equal(layout_apportion(w, n, 1, 4096, counts, &total), 0);
+	assert_int_equal(total, 4096);
+	for (int i = 0; i < 5000; i++) {
+		assert_true(counts[i] <= 1);
+		ones += counts[i];
+	}
+	assert_int_equal(ones, 4096);
+	/* ties go to the earlier units: deterministic */
+	assert_int_equal(counts[0], 1);
+	assert_int_equal(counts[4999], 0);
+}
+
+static struct ruleset *build(const struct plan *p, bool masq)
+{
+	struct nft_error e = { 0 };
+	struct ruleset *rs = NULL;
+
+	assert_int_equal(layout_build(p, "nftgate", masq, &rs, &e), 0);
+	assert_non_null(rs);
+	return rs;
+}
+
+static void shares_and_marks(void **state)
+{
+	struct ruleset *rs = build(&plan_weights, true);
+	uint32_t per_share[8] = { 0 };
+	const struct lay_entry *en;
+
+	/* weight 0 gets no share; the reject share has a share (its counter) */
+	assert_int_equal(rs->n_shares, 3);
+	for (size_t i = 0; i < rs->n_shares; i++) {
+		assert_true(rs->shares[i].id >= 1 && rs->shares[i].id <= LAYOUT_MAX_SHARES);
+		for (size_t j = 0; j < i; j++)
+			assert_true(rs->shares[i].id != rs->shares[j].id);
+	}
+	/* share 0 forwards IPv4 and, having no IPv6 endpoint, resets its IPv6 share */
+	assert_true(rs->shares[0].forwards && rs->shares[0].rejects);
+	assert_true(!rs->shares[2].forwards && rs->shares[2].rejects);
+	assert_non_null(strstr(rs->shares[2].comment, "BackendNotFound"));
+	assert_non_null(strstr(rs->shares[0].comment, "route ns/weighted"));
+	/* endpoints: mark = share id << 12 | index */
+	assert_int_equal(rs->n_endpoints[0], 5);
+	for (size_t i = 0; i < rs->n_endpoints[0]; i++) {
+		const struct lay_endpoint *ep = &rs->endpoints[0][i];
+
+		assert_int_equal(ep->mark >> LAYOUT_SHARE_SHIFT, rs->shares[ep->share].id);
+		assert_true((ep->mark & LAYOUT_INDEX_MASK) < LAYOUT_REJECT);
+	}
+	/* IPv4 slots: weights 3 : 1 : 2 (reset) over 2, 3, 1 units */
+	assert_int_equal(rs->n_entries[LAY_ANY4], 1);
+	en = &rs->entries[LAY_ANY4][0];
+	for (uint32_t s = 0; s < en->n_slots; s++)
+		for (size_t i = 0; i < rs->n_shares; i++)
+			if (en->marks[s] >> LAYOUT_SHARE_SHIFT == rs->shares[i].id)
+				per_share[i]++;
+	assert_int_equal(per_share[0] * 6, en->n_slots * 3);
+	assert_int_equal(per_share[1] * 6, en->n_slots * 1);
+	assert_int_equal(per_share[2] * 6, en->n_slots * 2);
+	/* IPv6: no share has IPv6 endpoints, so every slot resets, weighted the same way */
+	en = &rs->entries[LAY_ANY6][0];
+	for (uint32_t s = 0; s < en->n_slots; s++)
+		assert_int_equal(en->marks[s] & LAYOUT_INDEX_MASK, LAYOUT_REJECT);
+	ruleset_free(rs);
+}
+
+static void rejecting_listeners(void **state)
+{
+	struct ruleset *rs = build(&plan_rejects, true);
+
+	/* one listener-level share each, only a reject counter, one reset slot per family */
+	assert_int_equal(rs->n_shares, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_null(rs->shares[i].share);
+		assert_true(rs->shares[i].rejects && !rs->shares[i].forwards);
+	}
+	assert_non_null(strstr(rs->shares[0].comment, "ProtocolConflict"));
+	assert_int_equal(rs->n_entries[LAY_ANY4], 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(rs->entries[LAY_ANY4][i].n_slots, 1);
+		assert_int_equal(rs->entries[LAY_ANY4][i].marks[0] & LAYOUT_INDEX_MASK, LAYOUT_REJECT);
+	}
+	assert_int_equal(set_count(rs, SET_SHARE_CONN), 0);
+	assert_int_equal(set_count(rs, SET_SHARE_REJECT), 3);
+	ruleset_free(rs);
+}
+
+static void addresses_only_their_families(void **state)
+{
+	struct ruleset *rs = build(&plan_addresses, true);
+
+	assert_int_equal(rs->n_entries[LAY_ANY4] + rs->n_entries[LAY_ANY6], 0);
+	assert_int_equal(rs->n_entries[LAY_ADDR4], 1);
+	assert_int_equal(rs->n_entries[LAY_ADDR6], 1);
+	assert_int_equal(rs->entries[LAY_ADDR4][0].addr[0], 192);
+	/* the IPv6-only backend resets IPv4 connections, forwards IPv6 ones */
+	assert_int_equal(rs->entries[LAY_ADDR4][0].marks[0] & LAYOUT_INDEX_MASK, LAYOUT_REJECT);
+	assert_int_equal(rs->entries[LAY_ADDR6][0].n_slots, 2);
+	assert_true((rs->entries[LAY_ADDR6][0].marks[0] & LAYOUT_INDEX_MASK) < LAYOUT_REJECT);
+	assert_int_equal(rs->n_moduli[LAY_ADDR6], 1);
+	ruleset_free(rs);
+}
+
+static uint32_t id_of(const struct ruleset *rs, const char *comment)
+{
+	for (size_t i = 0; i < rs->n_shares; i++)
+		if (!strcmp(rs->shares[i].comment, comment))
+			return rs->shares[i].id;
+	return 0;
+}
+
+static void ids_stable_when_plan_grows(void **state)
+{
+	struct plan_listener grown[4];
+	struct plan_share more[2];
+	struct plan p = { grown, 4 };
+	struct ruleset *a = build(&plan_basic, true), *b;
+
+	/* a new listener that sorts first, and a second backendRef on foo */
+	memcpy(&grown[1], basic_listeners, sizeof(basic_listeners));
+	grown[0] = basic_listeners[0];
+	grown[0].key = "default/a-first/x";
+	grown[0].port = 7000;
+	grown[0].route = "default/new-route";
+	more[0] = basic_foo_shares[0];
+	more[1] = basic_bar_shares[0];
+	more[1].ref = 1;
+	grown[2].shares = more;
+	grown[2].n_shares = 2;
+	grown[3] = w_listeners[0];
+	b = build(&p, true);
+	for (size_t i = 0; i < a->n_shares; i++) {
+		uint32_t id = id_of(b, a->shares[i].comment);
+
+		assert_int_equal(id, a->shares[i].id);
+	}
+	assert_int_equal(b->n_shares, a->n_shares + 1 + 1 + 3);
+	ruleset_free(a);
+	ruleset_free(b);
+}
+
+static void same_port_conflict_resets(void **state)
+{
+	struct plan_listener two[2] = { basic_listeners[0], basic_listeners[1] };
+	struct plan p = { two, 2 };
+	struct ruleset *rs;
+	const struct lay_entry *en;
+
+	/* two forwarding listeners on one port: one element, a conflict share that resets */
+	two[1].port = two[0].port;
+	rs = build(&p, true);
+	assert_int_equal(rs->n_entries[LAY_ANY4], 1);
+	assert_int_equal(rs->n_entries[LAY_ANY6], 1);
+	en = &rs->entries[LAY_ANY4][0];
+	assert_int_equal(en->n_slots, 1);
+	assert_int_equal(en->marks[0] & LAYOUT_INDEX_MASK, LAYOUT_REJECT);
+	assert_non_null(strstr(en->comment, "default/my-tcp-gateway/bar"));
+	assert_non_null(strstr(en->comment, "default/my-tcp-gateway/foo"));
+	assert_non_null(strstr(rs->shares[en->first_share].comment, "conflict"));
+	assert_true(rs->shares[en->first_share].rejects);
+	assert_int_equal(rs->n_moduli[LAY_ANY4], 1);
+	ruleset_free(rs);
+	/* two rejecting listeners on one port: the first element stands for both */
+	two[0] = rej_listeners[0];
+	two[1] = rej_listeners[1];
+	two[1].port = two[0].port;
+	rs = build(&p, true);
+	assert_int_equal(rs->n_shares, 2);
+	assert_int_equal(rs->n_entries[LAY_ANY4], 1);
+	assert_int_equal(rs->entries[LAY_ANY4][0].marks[0] >> LAYOUT_SHARE_SHIFT,
+			 rs->shares[0].id);
+	ruleset_free(rs);
+}
+
+static void too_many_endpoints_refused(void **state)
+{
+	size_t n = LAYOUT_MAX_SHARE_ENDPOINTS + 1;
+	struct plan_endpoint *eps = calloc(n, sizeof(*eps));
+	struct plan_share sh = { .weight = 1, .backend = "Service ns/big:1", .n_endpoints = n };
+	struct plan_listener l = w_listeners[0];
+	struct plan p = { &l, 1 };
+	struct nft_error e = { 0 };
+	struct ruleset *rs = NULL;
+
+	assert_non_null(eps);
+	for (size_t i = 0; i < n; i++) {
+		eps[i].family = AF_INET;
+		eps[i].addr[0] = 10;
+		eps[i].addr[2] = (uint8_t)(i >> 8);
+		eps[i].addr[3] = (uint8_t)i;
+		eps[i].port = 1;
+	}
+	sh.endpoints = eps;
+	l.shares = &sh;
+	l.n_shares = 1;
+	assert_int_equal(layout_build(&p, "nftgate", true, &rs, &e), -E2BIG);
+	assert_non_null(strstr(e.msg, "Service ns/big:1"));
+	/* one fewer fits */
+	sh.n_endpoints = n - 1;
+	assert_int_equal(layout_build(&p, "nftgate", true, &rs, &e), 0);
+	assert_int_equal(rs->n_endpoints[0], n - 1);
+	ruleset_free(rs);
+	free(eps);
+}
+
+static void masquerade_never_has_no_masq_elements(void **state)
+{
+	struct ruleset *on = build(&plan_basic, true), *off = build(&plan_basic, false);
+
+	assert_int_equal(set_count(on, SET_SHARE_MASQ), 2);
+	assert_int_equal(set_count(off, SET_SHARE_MASQ), 0);
+	ruleset_free(on);
+	ruleset_free(off);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(apportion_exact_small),
+		cmocka_unit_test(apportion_exact_endpoints),
+		cmocka_unit_test(apportion_gcd_and_zero),
+		cmocka_unit_test(apportion_all_zero),
+		cmocka_unit_test(apportion_capped_weights),
+		cmocka_unit_test(apportion_capped_endpoints),
+		cmocka_unit_test(shares_and_marks),
+		cmocka_unit_test(rejecting_listeners),
+		cmocka_unit_test(addresses_only_their_families),
+		cmocka_unit_test(ids_stable_when_plan_grows),
+		cmocka_unit_test(same_port_conflict_resets),
+		cmocka_unit_test(too_many_endpoints_refused),
+		cmocka_unit_test(masquerade_never_has_no_masq_elements),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

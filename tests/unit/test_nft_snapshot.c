@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Snapshots without a kernel: a fake dump (our own batch's messages with the handles and
+ * use counts the kernel would add) goes through the file encoding and back, and its replay
+ * must equal the original messages with everything kernel-assigned stripped. Corrupt files
+ * and unreplayable content are refused; the state directory keeps its modes and limit.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "nft/build.h"
+#include "nft/layout.h"
+#include "nft/snapshot.h"
+#include "nft/statedir.h"
+#include "test_nft_plans.h"
+
+struct fix {
+	struct ruleset *rs;
+	struct nft_batch *nb;
+	struct snapshot *s;
+	char counter[64];      /* the counter whose values the fake dump sets */
+};
+
+static uint16_t type_of(const struct nlmsghdr *nlh)
+{
+	return NFNL_MSG_TYPE(nlh->nlmsg_type);
+}
+
+/* Re-encodes one of our messages as a dump reply would carry it: with a handle (and use
+ * count, base-chain flag, counter values) that the replay must not send back. */
+static void add_as_dumped(struct fix *f, const struct nlmsghdr *in, uint64_t handle)
+{
+	static char buf[70000];
+	struct nlmsghdr *out;
+
+	memset(buf, 0, sizeof(buf)); /* deterministic attribute padding */
+	out = nftnl_nlmsg_build_hdr(buf, type_of(in), NFPROTO_INET,
+						     NLM_F_MULTI, 0);
+
+	switch (type_of(in)) {
+	case NFT_MSG_NEWTABLE: {
+		struct nftnl_table *t = nftnl_table_alloc();
+
+		assert_int_equal(nftnl_table_nlmsg_parse(in, t), 0);
+		nftnl_table_set_u64(t, NFTNL_TABLE_HANDLE, handle);
+		nftnl_table_set_u32(t, NFTNL_TABLE_USE, 40);
+		nftnl_table_nlmsg_build_payload(out, t);
+		nftnl_table_free(t);
+		break;
+	}
+	case NFT_MSG_NEWCHAIN: {
+		struct nftnl_chain *c = nftnl_chain_alloc();
+
+		assert_int_equal(nftnl_chain_nlmsg_parse(in, c), 0);
+		nftnl_chain_set_u64(c, NFTNL_CHAIN_HANDLE, handle);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_USE, 2);
+		if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+			nftnl_chain_set_u32(c, NFTNL_CHAIN_FLAGS, NFT_CHAIN_BASE);
+		nftnl_chain_nlmsg_build_payload(out, c);
+		nftnl_chain_free(c);
+		break;
+	}
+	case NFT_MSG_NEWOBJ: {
+		struct nftnl_obj *o = nftnl_obj_alloc();
+
+		assert_int_equal(nftnl_obj_nlmsg_parse(in, o), 0);
+		nftnl_obj_set_u64(o, NFTNL_OBJ_HANDLE, handle);
+		nftnl_obj_set_u32(o, NFTNL_OBJ_USE, 1);
+		if (!f->counter[0]) {
+			snprintf(f->counter, sizeof(f->counter), "%s",
+				 nftnl_obj_get_str(o, NFTNL_OBJ_NAME));
+			nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, 5);
+			nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, 300);
+		}
+		nftnl_obj_nlmsg_build_payload(out, o);
+		nftnl_obj_free(o);
+		break;
+	}
+	case NFT_MSG_NEWSET: {
+		struct nftnl_set *s = nftnl_set_alloc();
+
+		assert_int_equal(nftnl_set_nlmsg_parse(in, s), 0);
+		nftnl_set_set_u64(s, NFTNL_SET_HANDLE, handle);
+		nftnl_set_unset(s, NFTNL_SET_ID); /* dumps carry no id */
+		nftnl_set_nlmsg_build_payload(out, s);
+		nftnl_set_free(s);
+		break;
+	}
+	case NFT_MSG_NEWRULE: {
+		struct nftnl_rule *r = nftnl_rule_alloc();
+
+		assert_int_equal(nftnl_rule_nlmsg_parse(in, r), 0);
+		nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+		nftnl_rule_nlmsg_build_payload(out, r);
+		nftnl_rule_free(r);
+		break;
+	}
+	default: {
+		struct nlattr *a, *el;
+
+		/* libnftnl's builder numbers the elements 1, 2, ...; the kernel dumps each as
+		 * NFTA_LIST_ELEM, which is also all libnftnl's parser accepts */
+		memcpy(buf, in, in->nlmsg_len);
+		out = (struct nlmsghdr *)buf;
+		mnl_attr_for_each(a, out, sizeof(struct nfgenmsg))
+			if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+				mnl_attr_for_each_nested(el, a)
+					el->nla_type = (uint16_t)((el->nla_type & ~NLA_TYPE_MASK) |
+								  NFTA_LIST_ELEM);
+		break;
+	}
+	}
+	assert_int_equal(snapshot_add_msg(f->s, out), 0);
+}
+
+static void make(struct fix *f)
+{
+	struct apply_opts o = { .fail_at = -1 };
+	struct nft_error e = { 0 };
+
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(layout_build(&plan_weights, "nftgate", true, &f->rs, &e), 0);
+	assert_int_equal(batch_build_apply(f->rs, 1, &o, &f->nb, &e), 0);
+	f->s = snapshot_new("nftgate", true);
+	assert_non_null(f->s);
+	f->s->genid = 77;
+	for (size_t i = 0; i < f->nb->n; i++) {
+		uint8_t w = f->nb->msgs[i].what;
+
+		if (w == W_TABLE || w == W_CHAIN || w == W_OBJ || w == W_SET || w == W_ELEMS ||
+		    w == W_RULE)
+			add_as_dumped(f, f->nb->msgs[i].nlh, 1000 + i);
+	}
+}
+
+static void unmake(struct fix *f)
+{
+	f->s = snapshot_free(f->s);
+	f->nb = batch_free(f->nb);
+	f->rs = ruleset_free(f->rs);
+}
+
+static void encode_decode_round_trip(void **state)
+{
+	struct nft_error e = { 0 };
+	struct snapshot *back = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct fix f;
+
+	make(&f);
+	if (snapshot_check(f.s, &e))
+		fail_msg("%s", e.msg);
+	assert_int_equal(snapshot_encode(f.s, &buf, &len), 0);
+	assert_int_equal(snapshot_decode(buf, len, &back, &e), 0);
+	assert_string_equal(back->table, "nftgate");
+	assert_true(back->present);
+	assert_int_equal(back->genid, 77);
+	assert_int_equal(back->taken, f.s->taken);
+	assert_int_equal(back->n, f.s->n);
+	for (size_t i = 0; i < f.s->n; i++) {
+		assert_int_equal(back->msgs[i].len, f.s->msgs[i].len);
+		assert_memory_equal(back->msgs[i].data, f.s->msgs[i].data, f.s->msgs[i].len);
+	}
+	snapshot_free(back);
+	/* one flipped byte, or a missing tail, is refused */
+	buf[len / 2] ^= 0x40;
+	assert_int_equal(snapshot_decode(buf, len, &back, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "corrupt"));
+	buf[len / 2] ^= 0x40;
+	assert_int_equal(snapshot_decode(buf, len - 1, &back, &e), -EINVAL);
+	assert_int_equal(snapshot_decode(buf, 5, &back, &e), -EINVAL);
+	free(buf);
+	unmake(&f);
+}
+
+static void no_table_round_trip(void **state)
+{
+	struct snapshot *s = snapshot_new("x y/z", false), *back = NULL;
+	struct nft_error e = { 0 };
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	assert_non_null(s);
+	assert_int_equal(snapshot_encode(s, &buf, &len), 0);
+	assert_int_equal(snapshot_decode(buf, len, &back, &e), 0);
+	assert_false(back->present);
+	assert_int_equal(back->n, 0);
+	assert_string_equal(back->table, "x y/z");
+	free(buf);
+	snapshot_free(s);
+	snapshot_free(back);
+}
+
+static bool has_attr(const struct nlmsghdr *nlh, uint16_t type)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == type)
+			return true;
+	return false;
+}
+
+/* Rules are compared as nft --debug=netlink prints them: libnftnl 1.2.4 sends the set name
+ * of lookup/objref without its NUL (the kernel goes by the attribute length and dumps it
+ * NUL-terminated), so re-parsing our own message is not byte-exact. */
+static void assert_rules_equal(const struct nlmsghdr *a, const struct nlmsghdr *b)
+{
+	struct nftnl_rule *ra = nftnl_rule_alloc(), *rb = nftnl_rule_alloc();
+	char ta[4096], tb[4096];
+
+	assert_int_equal(nftnl_rule_nlmsg_parse(a, ra), 0);
+	assert_int_equal(nftnl_rule_nlmsg_parse(b, rb), 0);
+	assert_false(nftnl_rule_is_set(ra, NFTNL_RULE_HANDLE));
+	nftnl_rule_snprintf(ta, sizeof(ta), ra, NFTNL_OUTPUT_DEFAULT, 0);
+	nftnl_rule_snprintf(tb, sizeof(tb), rb, NFTNL_OUTPUT_DEFAULT, 0);
+	assert_string_equal(ta, tb);
+	nftnl_rule_free(ra);
+	nftnl_rule_free(rb);
+}
+
+static const uint8_t *payload_of(const struct nlmsghdr *nlh)
+{
+	return (const uint8_t *)nlh + sizeof(*nlh);
+}
+
+static void replay_strips_kernel_fields(void **state)
+{
+	struct nft_batch *rb = NULL;
+	struct nft_error e = { 0 };
+	struct counter_values cv = { 0 };
+	size_t j = 0, objs = 0, kept_counter = 0;
+	struct fix f;
+
+	make(&f);
+	assert_int_equal(batch_start("nftgate", 500, NULL, &rb), 0);
+	assert_int_equal(batch_add_delete_table(rb), 0);
+	assert_int_equal(snapshot_add_restore(f.s, rb, &e), 0);
+	assert_int_equal(batch_finish(rb), 0);
+	/* replay = BEGIN, ensure, delete, then the original's messages from its NEWTABLE on */
+	for (size_t i = 0; i < f.nb->n && f.nb->msgs[i].what != W_TABLE; i++)
+		j++;
+	assert_int_equal(rb->n, f.nb->n);
+	for (size_t i = 3; i + 1 < rb->n; i++, j++) {
+		const struct nlmsghdr *a = rb->msgs[i].nlh, *b = f.nb->msgs[j].nlh;
+
+		assert_int_equal(rb->msgs[i].what, W_REPLAY);
+		assert_int_equal(type_of(a), type_of(b));
+		assert_false(has_attr(a, type_of(a) == NFT_MSG_NEWTABLE ? NFTA_TABLE_HANDLE :
+					 type_of(a) == NFT_MSG_NEWCHAIN ? NFTA_CHAIN_HANDLE :
+					 type_of(a) == NFT_MSG_NEWRULE ? NFTA_RULE_HANDLE :
+					 type_of(a) == NFT_MSG_NEWSET ? NFTA_SET_HANDLE :
+					 type_of(a) == NFT_MSG_NEWOBJ ? NFTA_OBJ_HANDLE : 0xffff));
+		if (type_of(a) == NFT_MSG_NEWOBJ) {
+			struct nftnl_obj *o = nftnl_obj_alloc();
+
+			objs++;
+			assert_int_equal(nftnl_obj_nlmsg_parse(a, o), 0);
+			if (!strcmp(nftnl_obj_get_str(o, NFTNL_OBJ_NAME), f.counter)) {
+				assert_int_equal(nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS), 5);
+				assert_int_equal(nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES), 300);
+				kept_counter++;
+				nftnl_obj_free(o);
+				continue;
+			}
+			nftnl_obj_free(o);
+		}
+		if (type_of(a) == NFT_MSG_NEWRULE) {
+			assert_rules_equal(a, b);
+			continue;
+		}
+		/* everything else comes back exactly as nftgate first sent it */
+		if (a->nlmsg_len != b->nlmsg_len)
+			fail_msg("message %zu type %u: %u != %u", i, type_of(a), a->nlmsg_len, b->nlmsg_len);
+		assert_memory_equal(payload_of(a), payload_of(b), a->nlmsg_len - sizeof(*a));
+	}
+	assert_true(objs >= 3);
+	assert_int_equal(kept_counter, 1);
+	assert_int_equal(snapshot_counters(f.s, &cv), 0);
+	assert_int_equal(cv.n, objs);
+	for (size_t i = 0; i < cv.n; i++) {
+		if (i)
+			assert_true(strcmp(cv.v[i - 1].name, cv.v[i].name) < 0);
+		if (!strcmp(cv.v[i].name, f.counter))
+			assert_int_equal(cv.v[i].packets, 5);
+	}
+	counter_values_clear(&cv);
+	batch_free(rb);
+	unmake(&f);
+}
+
+static void unreplayable_refused(void **state)
+{
+	struct nft_error e = { 0 };
+	char buf[4096];
+	struct nlmsghdr *nlh;
+	struct fix f;
+
+	make(&f);
+	/* an anonymous set */
+	{
+		struct nftnl_set *s = nftnl_set_alloc();
+
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, "nftgate");
+		nftnl_set_set_str(s, NFTNL_SET_NAME, "__set0");
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, 13);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 2);
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET, 0, 0);
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		nftnl_set_free(s);
+	}
+	assert_int_equal(snapshot_add_msg(f.s, nlh), 0);
+	assert_int_equal(snapshot_check(f.s, &e), -EOPNOTSUPP);
+	assert_non_null(strstr(e.msg, "anonymous"));
+	assert_non_null(strstr(e.msg, "__set0"));
+	unmake(&f);
+	/* an owned table */
+	f.s = snapshot_new("nftgate", true);
+	{
+		struct nftnl_table *t = nftnl_table_alloc();
+
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, "nftgate");
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, NFT_TABLE_F_OWNER);
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWTABLE, NFPROTO_INET, 0, 0);
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		nftnl_table_free(t);
+	}
+	assert_int_equal(snapshot_add_msg(f.s, nlh), 0);
+	assert_int_equal(snapshot_check(f.s, &e), -EOPNOTSUPP);
+	assert_non_null(strstr(e.msg, "owner"));
+	snapshot_free(f.s);
+}
+
+static void statedir_modes_and_history(void **state)
+{
+	char tmpl[] = "/tmp/nftgate-test-XXXXXX", path[256], name[STATEDIR_NAME_MAX];
+	struct nft_error e = { 0 };
+	uint8_t *back = NULL, data[3] = { 1, 2, 3 };
+	size_t len = 0, files = 0;
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(path, sizeof(path), "%s/a/state", tmpl);
+	assert_int_equal(statedir_open(path, &fd, &e), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(statedir_newest(fd, "nftgate", name, &e), -ENOENT);
+	for (int i = 1; i <= 12; i++) {
+		data[0] = (uint8_t)i;
+		assert_int_equal(statedir_save(fd, "nftgate", data, 3, name, &e), 0);
+	}
+	assert_int_equal(statedir_save(fd, "other", data, 3, name, &e), 0);
+	assert_int_equal(statedir_newest(fd, "nftgate", name, &e), 0);
+	assert_string_equal(name, "nftgate.0000000012.snap");
+	assert_int_equal(statedir_read(fd, name, 100, &back, &len, &e), 0);
+	assert_int_equal(len, 3);
+	assert_int_equal(back[0], 12);
+	free(back);
+	assert_int_equal(statedir_read(fd, name, 2, &back, &len, &e), -EFBIG);
+	assert_int_equal(statedir_prune(fd, "nftgate", STATEDIR_KEEP, &e), 0);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char full[600];
+
+		if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.'))
+			continue;
+		assert_int_equal(de->d_name[0] == '.', 0); /* no temporary file left */
+		snprintf(full, sizeof(full), "%s/%s", path, de->d_name);
+		assert_int_equal(stat(full, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		assert_null(strstr(de->d_name, "nftgate.0000000001.")); /* pruned */
+		assert_null(strstr(de->d_name, "nftgate.0000000002."));
+		files++;
+	}
+	closedir(d);
+	assert_int_equal(files, STATEDIR_KEEP + 1); /* "other" is another table's history */
+	assert_int_equal(statedir_remove(fd, "nftgate.0000000012.snap", &e), 0);
+	assert_int_equal(statedir_newest(fd, "nftgate", name, &e), 0);
+	assert_string_equal(name, "nftgate.0000000011.snap");
+	/* odd table names stay inside the directory */
+	assert_int_equal(statedir_save(fd, "../x", data, 3, name, &e), 0);
+	assert_null(strchr(name, '/'));
+	close(fd);
+	snprintf(path, sizeof(path), "rm -rf '%s'", tmpl);
+	assert_int_equal(system(path), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(encode_decode_round_trip),
+		cmocka_unit_test(no_table_round_trip),
+		cmocka_unit_test(replay_strips_kernel_fields),
+		cmocka_unit_test(unreplayable_refused),
+		cmocka_unit_test(statedir_modes_and_history),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
