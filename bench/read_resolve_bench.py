@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -80,8 +81,15 @@ def spawn_timed(argv, stdout_path=os.devnull):
               (os.POSIX_SPAWN_OPEN, 1, stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
               (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
         t0 = time.perf_counter()
-        pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=fa)
-        _, wstatus, ru = os.wait4(pid, 0)
+        # Its own process group, so an interruption can stop the command and not just time.
+        pid = os.posix_spawnp(cmd[0], cmd, os.environ, file_actions=fa, setpgroup=0)
+        try:
+            _, wstatus, ru = os.wait4(pid, 0)
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM): stop our child before the caller cleans up.
+            os.killpg(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+            raise
         wall = time.perf_counter() - t0
         rss = ru.ru_maxrss
         if cmd is not argv:
