@@ -20,7 +20,7 @@
 #include "nft/snapshot.h"
 #include "nft/statedir.h"
 
-#define APPLY_TRIES 3 /* generation changed under us (ERESTART): re-read and retry */
+#define APPLY_TRIES 5 /* generation changed under us (ERESTART): re-read and retry */
 
 /* Test hook (docs/rollback.md): NFTGATE_TEST_FAIL_AT=<index> makes the batch builder insert
  * a message the kernel refuses at that index, to exercise the refusal path end to end. */
@@ -157,7 +157,11 @@ static int apply_kernel(const struct cli *c, const struct ruleset *rs)
 		attempt_clear(&a);
 		if (r != -ERESTART)
 			break;
-		r = tries + 1 < APPLY_TRIES ? 0 : r;
+		if (tries + 1 < APPLY_TRIES)
+			r = 0;
+		else
+			nft_error_append(&e, "gave up after %d attempts: something else keeps "
+					 "changing the ruleset", APPLY_TRIES);
 	}
 	if (r < 0) {
 		cli_error("apply to table inet %s failed: %s", c->table,

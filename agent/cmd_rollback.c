@@ -18,7 +18,7 @@
 #include "nft/snapshot.h"
 #include "nft/statedir.h"
 
-#define ROLLBACK_TRIES 3
+#define ROLLBACK_TRIES 5
 
 static void describe_replay(const void *ctx, uint32_t index, char *buf, size_t len)
 {

@@ -111,6 +111,7 @@ def fail(what, r):
 
 def summarize(rs):
     return {"wall": statistics.median(r.wall for r in rs),
+            "min": min(r.wall for r in rs),
             "cpu": statistics.median(r.cpu for r in rs),
             "rss_mib": max(r.rss_kib for r in rs) / 1024.0,
             "walls": [round(r.wall, 4) for r in rs]}
@@ -118,13 +119,23 @@ def summarize(rs):
 
 def measure(argv, runs, what):
     """Median wall, median CPU and max RSS of `runs` runs; exits when any run fails."""
-    rs = []
-    for _ in range(runs):
-        r = spawn_timed(argv)
-        if r.status != 0:
-            fail(what, r)
-        rs.append(r)
-    return summarize(rs)
+    return measure_rounds({what: (argv, runs)}, runs)[what]
+
+
+def measure_rounds(cmds, rounds):
+    """cmds: {key: (argv, runs)}. Runs every command once per round, in turn, so a burst of
+    load from elsewhere hits all of them alike rather than one; a command stops after its
+    own `runs`. Returns {key: summary}; exits when any run fails."""
+    rs = {key: [] for key in cmds}
+    for k in range(rounds):
+        for key, (argv, runs) in cmds.items():
+            if k >= runs:
+                continue
+            r = spawn_timed(argv)
+            if r.status != 0:
+                fail(" ".join(argv[:3]), r)
+            rs[key].append(r)
+    return {key: summarize(v) for key, v in rs.items() if v}
 
 
 def generate(n, d, a):
@@ -174,17 +185,15 @@ def bench_size(a, n, work, yaml_events):
         check_status_output(a.nftgate, d, n, work)), flush=True)
     res = {"n": n, "mib": size_mib, "cmds": {}}
     cmds = res["cmds"]
-    cmds["cat"] = measure(["cat"] + files, a.runs, "cat")
+    todo = {"cat": (["cat"] + files, a.runs)}
     if yaml_events:
-        cmds["libyaml"] = measure([yaml_events] + files, a.runs, "libyaml events")
+        todo["libyaml"] = ([yaml_events] + files, a.runs)
     if a.pyyaml_runs:
-        cmds["pyyaml"] = measure([a.python, "-c", PYYAML_PARSE] + files, a.pyyaml_runs,
-                                 "PyYAML parse")
-    cmds["status"] = measure([a.nftgate, "status", "-o", "json", "-f", d], a.runs,
-                             "nftgate status")
+        todo["pyyaml"] = ([a.python, "-c", PYYAML_PARSE] + files, a.pyyaml_runs)
+    todo["status"] = ([a.nftgate, "status", "-o", "json", "-f", d], a.runs)
     if a.dry_run:
-        cmds["dry"] = measure([a.nftgate, "apply", "--dry-run", "-f", d], a.runs,
-                              "nftgate apply --dry-run")
+        todo["dry"] = ([a.nftgate, "apply", "--dry-run", "-f", d], a.runs)
+    cmds.update(measure_rounds(todo, max(a.runs, a.pyyaml_runs)))
     if not a.keep:
         shutil.rmtree(d)
     return res
@@ -212,20 +221,22 @@ def print_table(rows):
 
 def report(results, a, floor_kib):
     bases = [b for b in BASES if any(b[0] in r["cmds"] for r in results)]
-    rows = [("N", "command", "wall s", "cpu s", "peak MiB") + tuple(h for _, h in bases)]
+    rows = [("N", "command", "wall s", "min s", "cpu s", "peak MiB") +
+            tuple(h for _, h in bases)]
     for r in results:
         c = r["cmds"]
         for key, label in LABELS:
             if key not in c:
                 continue
             m = c[key]
-            rows.append((r["n"], label, "%.3f" % m["wall"], "%.3f" % m["cpu"],
+            rows.append((r["n"], label, "%.3f" % m["wall"], "%.3f" % m["min"], "%.3f" % m["cpu"],
                          "%.1f" % m["rss_mib"]) +
                         tuple("%.2f" % (m["wall"] / c[b]["wall"]) if b in c else "-"
                               for b, _ in bases))
     print()
     print(machine_line())
-    print("read + resolve: median of %d runs (PyYAML: %d), max peak RSS; %s endpoints;"
+    print("read + resolve: median (and min) wall of %d runs (PyYAML: %d), median CPU, max peak"
+          " RSS; %s endpoints;"
           " input MiB: %s" % (a.runs, a.pyyaml_runs, a.shape,
                               ", ".join("%d: %.1f" % (r["n"], r["mib"]) for r in results)))
     if not have_gnu_time():

@@ -31,6 +31,39 @@ static bool valid_port_name(const char *s)
 	return s[0] == '\0' || valid_dns1123_label(s);
 }
 
+/* IANA service name, the API server's rule for a named targetPort: 1..15 of [-a-z0-9], at
+ * least one letter, no '-' at either end and no "--". */
+static bool valid_iana_svc_name(const char *s)
+{
+	size_t n = strlen(s);
+	bool letter = false;
+
+	if (n == 0 || n > 15 || s[0] == '-' || s[n - 1] == '-' || strstr(s, "--"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] >= 'a' && s[i] <= 'z')
+			letter = true;
+		else if (!(s[i] >= '0' && s[i] <= '9') && s[i] != '-')
+			return false;
+	}
+	return letter;
+}
+
+/* ExternalName: a DNS subdomain, a trailing dot allowed (ValidateService). */
+static bool valid_external_name(const char *s)
+{
+	size_t n = strlen(s);
+	char buf[256];
+
+	if (n == 0 || n > 254)
+		return false;
+	if (s[n - 1] == '.')
+		n--;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return valid_dns1123_subdomain(buf);
+}
+
 /* def may be NULL when the object's namespace was invalid (the object is dropped anyway) */
 static int strdup_default(char **p, const char *def)
 {
@@ -40,18 +73,41 @@ static int strdup_default(char **p, const char *def)
 	return *p ? 0 : -ENOMEM;
 }
 
+/* targetPort is an int-or-string, typed by how it is written: a plain number is a port
+ * (0 means "the same as port", the API server's default), anything else a port name. */
+static int check_target_port(struct dec *x, const struct ynode *m, const char *f)
+{
+	const struct ynode *n = ymap_get(m, "targetPort");
+	char ft[FIELD_MAX], q[128];
+	int64_t v;
+
+	if (ynode_is_null(n))
+		return 0;
+	field_key(ft, f, "targetPort");
+	if (n->type != YN_SCALAR)
+		return dec_type_err(x, n, ft, "a port number or a port name");
+	if (n->plain && (n->str[0] == '-' || n->str[0] == '+' || (n->str[0] >= '0' && n->str[0] <= '9')))
+		return dec_int(x, m, "targetPort", f, 0, 65535, &v, NULL);
+	if (valid_iana_svc_name(n->str))
+		return 0;
+	return dec_err(x, n, ft, "%s is not a port number (1..65535) nor a valid port name (at most 15 "
+		       "lowercase letters, digits and '-', with a letter, no '-' at either end or twice "
+		       "in a row)", dec_quote(q, sizeof(q), n->str, n->len));
+}
+
 static int decode_service_port(struct dec *x, const struct ynode *m, const char *f,
 			       struct service_port *p)
 {
 	char fp[FIELD_MAX];
 	int64_t port = 0;
 	bool has_port;
-	int r;
+	int r, rn;
 
-	if (dec_fatal(dec_str_checked(x, m, "name", f, false, valid_port_name, WHAT_PORT_NAME,
-				      &p->name)) ||
+	rn = dec_str_checked(x, m, "name", f, false, valid_port_name, WHAT_PORT_NAME, &p->name);
+	if (dec_fatal(rn) ||
 	    dec_fatal(dec_str_checked(x, m, "protocol", f, false, valid_l4_protocol,
-				      "one of TCP, UDP, SCTP", &p->protocol)))
+				      "one of TCP, UDP, SCTP", &p->protocol)) ||
+	    dec_fatal(check_target_port(x, m, f)))
 		return -ENOMEM;
 	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
 	if (dec_fatal(r))
@@ -59,9 +115,38 @@ static int decode_service_port(struct dec *x, const struct ynode *m, const char 
 	if (r == 0 && !has_port && dec_fatal(dec_required(x, m, field_key(fp, f, "port"))))
 		return -ENOMEM;
 	p->port = (uint16_t)port;
-	if (strdup_default(&p->name, "") < 0 || strdup_default(&p->protocol, "TCP") < 0)
+	/* a name already reported as bad stays NULL, so it is not also reported as missing */
+	if ((rn == 0 && strdup_default(&p->name, "") < 0) || strdup_default(&p->protocol, "TCP") < 0)
 		return -ENOMEM;
 	return 0;
+}
+
+/* ValidateService: ports are required unless the Service is headless (clusterIP: None) or
+ * ExternalName; an ExternalName Service needs spec.externalName. */
+static int check_service_spec(struct dec *x, const struct ynode *root, const struct ynode *spec,
+			      const struct ynode *ports, const struct service *s)
+{
+	char *cip = NULL, *ext = NULL;
+	bool external = s->type && !strcmp(s->type, "ExternalName");
+	int r;
+
+	if (spec && dec_fatal(dec_str(x, spec, "clusterIP", "spec", &cip)))
+		return -ENOMEM;
+	r = spec ? dec_str_checked(x, spec, "externalName", "spec", external, valid_external_name,
+				   "a valid DNS name (lowercase RFC 1123 subdomain, an optional "
+				   "trailing '.')", &ext) : 0;
+	if (dec_fatal(r))
+		goto out;
+	if (!spec && external)
+		r = dec_required(x, root, "spec.externalName");
+	if (!dec_fatal(r) && !external && !(cip && !strcmp(cip, "None")) && (!ports || !ports->n))
+		r = dec_err(x, ports ? ports : spec ? spec : NULL, "spec.ports",
+			    "is required (at least one port) unless the Service is headless "
+			    "(clusterIP: None) or of type ExternalName");
+out:
+	free(cip);
+	free(ext);
+	return dec_fatal(r);
 }
 
 /* More than one port: every one named, names unique, (port, protocol) unique. */
@@ -120,6 +205,8 @@ int decode_service(struct dec *x, const struct ynode *root, struct service *out)
 		return -ENOMEM;
 	if (spec && (r = dec_seq(x, spec, "ports", "spec", &seq)) < 0)
 		return dec_fatal(r);
+	if (check_service_spec(x, root, spec, seq, out) < 0)
+		return -ENOMEM;
 	if (!seq)
 		return 0;
 	out->ports = dec_calloc(seq->n, sizeof(*out->ports));
@@ -198,8 +285,10 @@ static int decode_slice_ports(struct dec *x, const struct ynode *root, struct en
 	return 0;
 }
 
+/* type_ok false: the addressType was bad (already reported), so addresses are not checked
+ * against it, but everything else still is, so that every error is reported. */
 static int decode_endpoint(struct dec *x, const struct ynode *m, const char *f,
-			   enum address_type t, struct slice_endpoint *ep)
+			   enum address_type t, bool type_ok, struct slice_endpoint *ep)
 {
 	const struct ynode *addrs, *cond;
 	char fa[FIELD_MAX], fc[FIELD_MAX], q[128];
@@ -233,8 +322,8 @@ static int decode_endpoint(struct dec *x, const struct ynode *m, const char *f,
 			return -ENOMEM;
 		if (!a)
 			continue;
-		ok = t == ADDR_IPV4 ? valid_ipv4(a) : t == ADDR_IPV6 ? valid_ipv6(a) :
-		     valid_dns1123_subdomain(a);
+		ok = !type_ok || (t == ADDR_IPV4 ? valid_ipv4(a) : t == ADDR_IPV6 ? valid_ipv6(a) :
+				  valid_dns1123_subdomain(a));
 		if (!ok && dec_fatal(dec_err(x, addrs->kids[i], fi, "%s is not a valid %s address",
 					     dec_quote(q, sizeof(q), a, strlen(a)),
 					     t == ADDR_IPV4 ? "IPv4" : t == ADDR_IPV6 ? "IPv6" : "FQDN"))) {
@@ -301,7 +390,7 @@ int decode_endpoint_slice(struct dec *x, const struct ynode *root, struct endpoi
 	out->endpoints = dec_calloc(seq->n, sizeof(*out->endpoints));
 	if (!out->endpoints)
 		return -ENOMEM;
-	for (size_t i = 0; i < seq->n && type_ok; i++) {
+	for (size_t i = 0; i < seq->n; i++) {
 		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
 		char fi[FIELD_MAX];
 
@@ -310,7 +399,7 @@ int decode_endpoint_slice(struct dec *x, const struct ynode *root, struct endpoi
 				return r;
 			continue;
 		}
-		r = decode_endpoint(x, it, field_idx(fi, f, i), out->address_type,
+		r = decode_endpoint(x, it, field_idx(fi, f, i), out->address_type, type_ok,
 				    &out->endpoints[out->n_endpoints++]);
 		if (r < 0)
 			return r;

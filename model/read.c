@@ -223,8 +223,28 @@ static int decode_list(struct load *l, const struct ynode *root, const char *api
 	return worst;
 }
 
+/* "Kind ns/name" from a document whose apiVersion is refused, best effort: the parts that
+ * cannot be read (metadata not a mapping, name not a string) are left out. */
+static const char *doc_object(const struct kind_ops *ops, const struct ynode *root, char *buf,
+			      size_t size)
+{
+	const struct ynode *m = ymap_get(root, "metadata");
+	const struct ynode *name = m && m->type == YN_MAP ? ymap_get(m, "name") : NULL;
+	const struct ynode *ns = m && m->type == YN_MAP ? ymap_get(m, "namespace") : NULL;
+	const char *nss = ns && ns->type == YN_SCALAR && !ynode_is_null(ns) ? ns->str : "default";
+
+	if (!name || name->type != YN_SCALAR || ynode_is_null(name))
+		snprintf(buf, size, "%s", ops->kind);
+	else if (ops->namespaced)
+		snprintf(buf, size, "%s %.253s/%.253s", ops->kind, nss, name->str);
+	else
+		snprintf(buf, size, "%s %.253s", ops->kind, name->str);
+	return buf;
+}
+
 static int decode_doc(struct load *l, const struct ynode *root, bool in_list)
 {
+	char obj[600];
 	const char *kind, *api_version;
 	int r, r2;
 
@@ -238,7 +258,8 @@ static int decode_doc(struct load *l, const struct ynode *root, bool in_list)
 	r2 = doc_str(l, root, "kind", "kind", &kind);
 	if (r < 0 || r2 < 0)
 		return r == -ENOMEM || r2 == -ENOMEM ? -ENOMEM : -EINVAL;
-	if (strcmp(kind, "List") == 0 && !in_list)
+	/* Lists nest (kubectl flattens them); the depth limit bounds the recursion */
+	if (strcmp(kind, "List") == 0)
 		return decode_list(l, root, api_version);
 	for (int k = 0; k < KIND__COUNT; k++) {
 		const struct kind_ops *ops = &kinds[k];
@@ -248,7 +269,8 @@ static int decode_doc(struct load *l, const struct ynode *root, bool in_list)
 		for (size_t v = 0; v < 3 && ops->versions[v]; v++)
 			if (strcmp(api_version, ops->versions[v]) == 0)
 				return decode_object(l, ops, api_version, root);
-		r = diags_add(l->d, l->file, ymap_get(root, "apiVersion")->line, ops->kind, "apiVersion",
+		r = diags_add(l->d, l->file, ymap_get(root, "apiVersion")->line,
+			      doc_object(ops, root, obj, sizeof(obj)), "apiVersion",
 			      "\"%.100s\" is not a supported version of %s (supported: %s%s%s)",
 			      api_version, ops->kind, ops->versions[0], ops->versions[1] ? ", " : "",
 			      ops->versions[1] ? ops->versions[1] : "");

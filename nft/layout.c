@@ -621,11 +621,29 @@ static int finish_kind(struct lay_builder *b, enum lay_kind k)
 	return 0;
 }
 
+/* nft 1.0.6 parses table names only as bare identifiers (no quoted form): accept what the
+ * dry-run script can name, so that it always loads. */
+static bool table_name_ok(const char *t)
+{
+	if (!t || !((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') || *t == '_'))
+		return false;
+	for (; *t; t++)
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= 'A' && *t <= 'Z') ||
+		      (*t >= '0' && *t <= '9') || *t == '_' || *t == '-' || *t == '.'))
+			return false;
+	return true;
+}
+
 int layout_build(const struct plan *p, const char *table, bool masquerade,
 		 struct ruleset **ret, struct nft_error *e)
 {
 	struct lay_builder b = { .e = e };
 	int r = -ENOMEM;
+
+	if (!table_name_ok(table) || strlen(table) > 255)
+		return nft_error_set(e, -EINVAL, "--table: '%s' is not a table name nftgate can "
+				     "use: a letter or _ then letters, digits, _ - . (at most 255)",
+				     table ? table : "");
 
 	b.rs = calloc(1, sizeof(*b.rs));
 	b.used = calloc((LAYOUT_MAX_SHARES >> 3) + 1, 1);

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -82,82 +83,110 @@ static const struct feature *msg_feature(const struct nft_batch *nb, const struc
 	}
 }
 
-/* One listener with an IPv4 and an IPv6 endpoint and a reject share: every set, chain and
- * rule template of the layout. */
-static int probe_layout(struct ruleset **ret, struct plan *p, struct plan_listener *l,
-			struct plan_share *sh, struct plan_endpoint *ep, struct nft_error *e)
-{
-	char table[64];
-
-	snprintf(table, sizeof(table), "nftgate-probe-%ld", (long)getpid());
-	ep[0] = (struct plan_endpoint){ .family = AF_INET, .addr = { 192, 0, 2, 1 }, .port = 1 };
-	ep[1] = (struct plan_endpoint){ .family = AF_INET6, .addr = { 0x20, 0x01, 0x0d, 0xb8,
-						[15] = 1 }, .port = 1 };
-	sh[0] = (struct plan_share){ .weight = 1, .backend = "probe", .endpoints = ep,
-				     .n_endpoints = 2 };
-	sh[1] = (struct plan_share){ .weight = 1, .reject = true, .backend = "probe" };
-	*l = (struct plan_listener){ .key = "probe", .gateway = "probe", .listener = "probe",
-				     .protocol = IPPROTO_TCP, .port = 1, .action = PLAN_FORWARD,
-				     .route = "probe", .shares = sh, .n_shares = 2 };
-	*p = (struct plan){ .v = l, .n = 1 };
-	return layout_build(p, table, true, ret, e);
-}
-
-int probe_kernel(struct nl_sock *nl, struct nft_error *e)
-{
+struct probe {
 	struct plan_endpoint ep[2];
 	struct plan_share sh[2];
 	struct plan_listener l;
 	struct plan p;
-	struct ruleset *rs = NULL;
-	struct nft_batch *nb = NULL;
+	struct ruleset *rs;
+	struct nft_batch *nb;
+};
+
+/* One listener with an IPv4 and an IPv6 endpoint and a reject share: every set, chain and
+ * rule template of the layout, in a scratch table that is never committed. */
+int probe_new(uint32_t seq_base, struct probe **ret, struct nft_error *e)
+{
 	struct apply_opts o = { .fail_at = -1, .abort = true };
-	struct nl_acks acks = { 0 };
-	bool marker = false;
+	struct probe *p = calloc(1, sizeof(*p));
+	char table[64];
 	int r;
 
-	r = probe_layout(&rs, &p, &l, sh, ep, e);
-	if (r < 0)
+	if (!p)
+		return nft_error_set(e, -ENOMEM, "out of memory");
+	snprintf(table, sizeof(table), "nftgate-probe-%ld", (long)getpid());
+	p->ep[0] = (struct plan_endpoint){ .family = AF_INET, .addr = { 192, 0, 2, 1 }, .port = 1 };
+	p->ep[1] = (struct plan_endpoint){ .family = AF_INET6, .addr = { 0x20, 0x01, 0x0d, 0xb8,
+						   [15] = 1 }, .port = 1 };
+	p->sh[0] = (struct plan_share){ .weight = 1, .backend = "probe", .endpoints = p->ep,
+					.n_endpoints = 2 };
+	p->sh[1] = (struct plan_share){ .weight = 1, .reject = true, .backend = "probe" };
+	p->l = (struct plan_listener){ .key = "probe", .gateway = "probe", .listener = "probe",
+				       .protocol = IPPROTO_TCP, .port = 1, .action = PLAN_FORWARD,
+				       .route = "probe", .shares = p->sh, .n_shares = 2 };
+	p->p = (struct plan){ .v = &p->l, .n = 1 };
+	r = layout_build(&p->p, table, true, &p->rs, e);
+	if (r >= 0)
+		r = batch_build_apply(p->rs, seq_base, &o, &p->nb, e);
+	if (r < 0) {
+		probe_free(p);
 		return r;
-	r = batch_build_apply(rs, nl_seq_reserve(nl, 1u << 20), &o, &nb, e);
-	if (r < 0)
-		goto out;
-	r = nl_send_batch(nl, nb->b, nb->n, nb->seq_base + (uint32_t)nb->n - 1, &acks, e);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < acks.n; i++) {
-		const struct nl_reply_err *re = &acks.v[i];
+	}
+	*ret = p;
+	return 0;
+}
+
+const struct nft_batch *probe_batch(const struct probe *p)
+{
+	return p->nb;
+}
+
+struct probe *probe_free(struct probe *p)
+{
+	if (!p)
+		return NULL;
+	batch_free(p->nb);
+	ruleset_free(p->rs);
+	free(p);
+	return NULL;
+}
+
+int probe_verdict(const struct probe *p, const struct nl_acks *acks, struct nft_error *e)
+{
+	const struct nft_batch *nb = p->nb;
+	bool marker = false;
+
+	for (size_t i = 0; i < acks->n; i++) {
+		const struct nl_reply_err *re = &acks->v[i];
 		uint32_t idx = re->seq - nb->seq_base;
 		const struct feature *f;
 		char what[1200];
 
 		if (idx >= nb->n)
 			continue;
-		if (idx == 0 && re->err == -EPERM) {
-			r = nft_error_set(e, -EPERM, "permission denied: nftgate needs CAP_NET_ADMIN "
-					  "in this network namespace (run it as root)");
-			goto out;
-		}
+		if (idx == 0 && re->err == -EPERM)
+			return nft_error_set(e, -EPERM, "permission denied: nftgate needs "
+					     "CAP_NET_ADMIN in this network namespace (run it as "
+					     "root)");
 		if (nb->msgs[idx].what == W_TEST_FAIL) {
 			marker = true;
 			continue;
 		}
 		f = msg_feature(nb, &nb->msgs[idx]);
 		batch_describe(nb, re, what, sizeof(what));
-		r = nft_error_set(e, re->err ? re->err : -EOPNOTSUPP, "the kernel lacks %s: %s "
-				  "(refused %s: %s)", f ? f->what : "a feature nftgate needs",
-				  f ? f->fix : "upgrade the kernel", what, strerror(-re->err));
-		goto out;
+		return nft_error_set(e, re->err ? re->err : -EOPNOTSUPP, "the kernel lacks %s: %s "
+				     "(refused %s: %s)", f ? f->what : "a feature nftgate needs",
+				     f ? f->fix : "upgrade the kernel", what, strerror(-re->err));
 	}
-	if (!marker) {
-		r = nft_error_set(e, -EPROTO, "the kernel feature probe got no refusal of its final "
-				  "message%s", acks.lost ? " (replies were lost)" : "");
-		goto out;
-	}
-	r = 0;
-out:
+	if (!marker)
+		return nft_error_set(e, -EPROTO, "the kernel feature probe got no refusal of its "
+				     "final message%s", acks->lost ? " (replies were lost)" : "");
+	return 0;
+}
+
+int probe_kernel(struct nl_sock *nl, struct nft_error *e)
+{
+	struct nl_acks acks = { 0 };
+	struct probe *p = NULL;
+	int r;
+
+	r = probe_new(nl_seq_reserve(nl, 1u << 20), &p, e);
+	if (r < 0)
+		return r;
+	r = nl_send_batch(nl, p->nb->b, p->nb->n, p->nb->seq_base + (uint32_t)p->nb->n - 1,
+			  &acks, e);
+	if (r >= 0)
+		r = probe_verdict(p, &acks, e);
 	nl_acks_clear(&acks);
-	batch_free(nb);
-	ruleset_free(rs);
+	probe_free(p);
 	return r;
 }

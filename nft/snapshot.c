@@ -506,10 +506,8 @@ static int replay_one(const struct snapshot *s, size_t i, struct nft_batch *nb, 
 {
 	const struct nlmsghdr *nlh = (const void *)s->msgs[i].data;
 	char *buf = nb ? batch_next_buf(nb) : NULL;
-	char scratch[1];
 	int r;
 
-	(void)scratch;
 	if (s->msgs[i].len < sizeof(*nlh) + sizeof(struct nfgenmsg) ||
 	    nlh->nlmsg_len != s->msgs[i].len) {
 		*why = "is truncated";

@@ -313,6 +313,21 @@ static void masquerade_never_has_no_masq_elements(void **state)
 	ruleset_free(off);
 }
 
+static void table_name_must_be_nft_syntax(void **state)
+{
+	static const char *const bad[] = { "a b", "1abc", "", "x\"y", "counter;flush" };
+	struct nft_error e = { 0 };
+	struct ruleset *rs = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(layout_build(&plan_basic, bad[i], true, &rs, &e), -EINVAL);
+		assert_null(rs);
+		assert_non_null(strstr(e.msg, "--table"));
+	}
+	assert_int_equal(layout_build(&plan_basic, "edge-gw.v2_x", true, &rs, &e), 0);
+	ruleset_free(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +344,7 @@ int main(void)
 		cmocka_unit_test(same_port_conflict_resets),
 		cmocka_unit_test(too_many_endpoints_refused),
 		cmocka_unit_test(masquerade_never_has_no_masq_elements),
+		cmocka_unit_test(table_name_must_be_nft_syntax),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

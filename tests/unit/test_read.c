@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "model/read.h"
@@ -71,6 +72,7 @@ static bool has_error(const char *a, const char *b)
 #define GW_HEAD "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: g\n" \
 		"spec:\n  gatewayClassName: c\n"
 #define SVC_HEAD "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"
+#define SVC_PORTS "spec:\n  ports: [{port: 80}]\n"
 #define SLICE_HEAD "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s-1\n" \
 		   "  labels: {kubernetes.io/service-name: s}\n"
 
@@ -88,6 +90,23 @@ static void expect_error(const char *yaml, const char *frag1, const char *frag2)
 	assert_int_equal(load(yaml), -EINVAL);
 	assert_true(has_error(frag1, frag2));
 	assert_int_equal(n_objects(), before);
+}
+
+/* True when no error mentions both fragments. */
+static bool no_error(const char *a, const char *b)
+{
+	for (size_t i = 0; i < C.d.n; i++) {
+		char buf[2048];
+
+		snprintf(buf, sizeof(buf), "%s:%u: %s: %s: %s", C.d.v[i].file, C.d.v[i].line,
+			 C.d.v[i].object ? C.d.v[i].object : "", C.d.v[i].field ? C.d.v[i].field : "",
+			 C.d.v[i].message);
+		if (strstr(buf, a) && (!b || strstr(buf, b))) {
+			diags_print(&C.d, stderr);
+			return false;
+		}
+	}
+	return true;
 }
 
 static void expect_ok(const char *yaml)
@@ -619,6 +638,75 @@ static void test_service_rules(void **state)
 	expect_error(SVC_HEAD "spec:\n  type: Magic\n", "spec.type", "one of ClusterIP");
 }
 
+/* A bad port name is reported as bad, not also as missing. */
+static void test_service_port_name_reported_once(void **state)
+{
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, name: a}, {port: 2, name: A}]\n",
+		     "spec.ports[1].name", "not a valid port name");
+	assert_true(no_error("spec.ports[1].name", "more than one port"));
+	assert_int_equal(C.d.n, 1);
+}
+
+/* ValidateService: ports are required unless the Service is headless or ExternalName. */
+static void test_service_ports_required(void **state)
+{
+	expect_error(SVC_HEAD, "spec.ports", "is required");
+	diags_clear(&C.d);
+	expect_error(SVC_HEAD "spec:\n  ports: []\n", "spec.ports", "is required");
+	diags_clear(&C.d);
+	expect_ok(SVC_HEAD "spec:\n  clusterIP: None\n");
+	expect_ok("apiVersion: v1\nkind: Service\nmetadata: {name: ext}\n"
+		  "spec:\n  type: ExternalName\n  externalName: db.example.com\n");
+	assert_int_equal(C.s->n_services, 2);
+	assert_int_equal(C.s->services[0].n_ports, 0);
+}
+
+/* ValidateService: an ExternalName Service needs a DNS name in spec.externalName. */
+static void test_service_external_name(void **state)
+{
+	expect_error(SVC_HEAD "spec:\n  type: ExternalName\n", "spec.externalName", "is required");
+	diags_clear(&C.d);
+	expect_error(SVC_HEAD "spec:\n  type: ExternalName\n  externalName: Bad_Name\n",
+		     "spec.externalName", "\"Bad_Name\" is not");
+	diags_clear(&C.d);
+	expect_ok(SVC_HEAD "spec:\n  type: ExternalName\n  externalName: db.example.com.\n");
+}
+
+/* targetPort is an int-or-string: a number 1..65535 (0 means "same as port") or a port name
+ * (IANA service name: at most 15 of [-a-z0-9] with a letter, no leading, trailing or double
+ * '-'). Typed by how it is written: "8080" in quotes is a name, and not a valid one. */
+static void test_service_target_port(void **state)
+{
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: 70000}]\n",
+		     "spec.ports[0].targetPort", "out of range");
+	diags_clear(&C.d);
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: '8080'}]\n",
+		     "spec.ports[0].targetPort", "\"8080\" is not");
+	diags_clear(&C.d);
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: a--b}]\n",
+		     "spec.ports[0].targetPort", "\"a--b\" is not");
+	diags_clear(&C.d);
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: averyveryverylongname}]\n",
+		     "spec.ports[0].targetPort", "is not");
+	diags_clear(&C.d);
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: [1]}]\n",
+		     "spec.ports[0].targetPort", "a sequence");
+	diags_clear(&C.d);
+	expect_ok(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: http-alt, name: a}, "
+		  "{port: 2, targetPort: 8080, name: b}, {port: 3, targetPort: 0, name: c}]\n");
+}
+
+/* An unknown addressType does not hide the other errors of the slice's endpoints. */
+static void test_slice_errors_with_bad_address_type(void **state)
+{
+	expect_error(SLICE_HEAD "addressType: IPv5\nendpoints:\n- addresses: []\n"
+		     "- addresses: [10.0.0.1]\n  conditions: {ready: 'yes'}\n",
+		     "addressType", "not one of IPv4, IPv6, FQDN");
+	assert_true(has_error("endpoints[0].addresses", "at least 1"));
+	assert_true(has_error("endpoints[1].conditions.ready", "true or false"));
+	assert_int_equal(C.d.n, 3);
+}
+
 static void test_slice_rules(void **state)
 {
 	char buf[16384];
@@ -689,12 +777,39 @@ static void test_doc_kind_and_version(void **state)
 	expect_error("apiVersion: v1\nmetadata: {name: a}\n", "kind", "is required");
 	diags_clear(&C.d);
 	expect_error("apiVersion: gateway.networking.k8s.io/v2\nkind: TCPRoute\nmetadata: {name: a}\n",
-		     "TCPRoute: apiVersion", "not a supported version of TCPRoute");
+		     "TCPRoute default/a: apiVersion", "not a supported version of TCPRoute");
 	diags_clear(&C.d);
 	expect_error("apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: Gateway\nmetadata: {name: a}\n",
 		     "apiVersion", "not a supported version of Gateway");
 	diags_clear(&C.d);
 	expect_error("- a\n- b\n", "t.yaml:1", "must be a mapping");
+}
+
+/* An unsupported apiVersion still names the object, as every input error must. */
+static void test_bad_version_names_object(void **state)
+{
+	expect_error("apiVersion: v2\nkind: Service\nmetadata: {name: s, namespace: apps}\n",
+		     "t.yaml:1: Service apps/s: apiVersion", "not a supported version of Service");
+	diags_clear(&C.d);
+	expect_error("apiVersion: v2\nkind: Service\nmetadata: {name: s}\n",
+		     "Service default/s: apiVersion", "\"v2\"");
+	diags_clear(&C.d);
+	expect_error("apiVersion: v2\nkind: Namespace\nmetadata: {name: n}\n",
+		     "Namespace n: apiVersion", "\"v2\"");
+	diags_clear(&C.d);
+	expect_error("apiVersion: v2\nkind: Namespace\nmetadata: [x]\n",
+		     "Namespace: apiVersion", "\"v2\"");
+}
+
+/* A List inside a List (kubectl flattens them) is read, not skipped as an unknown kind. */
+static void test_nested_list(void **state)
+{
+	assert_int_equal(load("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n"
+			      "  - {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n"
+			      "  - {apiVersion: v1, kind: Namespace, metadata: {name: B}}\n"), -EINVAL);
+	assert_true(has_error("t.yaml:8", "metadata.name"));
+	assert_int_equal(C.s->n_namespaces, 1);
+	assert_string_equal(C.s->namespaces[0].m.name, "a");
 }
 
 static void test_skipped_kinds(void **state)
@@ -845,10 +960,10 @@ static void test_limits(void **state)
 static void test_store_check_duplicates(void **state)
 {
 	expect_ok("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n"
-		  SVC_HEAD "---\n" SVC_HEAD "  namespace: other\n---\n"
+		  SVC_HEAD SVC_PORTS "---\n" SVC_HEAD "  namespace: other\n" SVC_PORTS "---\n"
 		  "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n");
 	assert_int_equal(store_check(C.s, &C.d), 0);
-	assert_int_equal(load("apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n"), 0);
+	assert_int_equal(load("apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n" SVC_PORTS), 0);
 	assert_int_equal(store_check(C.s, &C.d), -EINVAL);
 	assert_true(has_error("t.yaml:1: Service default/s", "defined twice (also at t.yaml:5)"));
 	assert_int_equal(C.d.n, 1);
@@ -903,6 +1018,70 @@ static void test_upstream_conformance_tests_dir(void **state)
 	assert_true(C.s->n_routes >= 8);
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+#define NS_DOC(n) "apiVersion: v1\nkind: Namespace\nmetadata: {name: " n "}\n"
+
+/* A directory: its *.yaml, *.yml and *.json files in name order; hidden files, other
+ * extensions and subdirectories are not read (each of those holds broken YAML here). */
+static void test_directory_input(void **state)
+{
+	char dir[] = "/tmp/nftgate-test-dir-XXXXXX", sub[600], cmd[700];
+
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "c.yaml", NS_DOC("c"));
+	write_file(dir, "a.json", "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", "
+		   "\"metadata\": {\"name\": \"a\"}}");
+	write_file(dir, "b.yml", NS_DOC("b"));
+	write_file(dir, "d.txt", "broken: [");
+	write_file(dir, ".e.yaml", "broken: [");
+	snprintf(sub, sizeof(sub), "%s/f.yaml", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	write_file(sub, "g.yaml", "broken: [");
+	C.r = store_load_path(C.s, dir, NULL, &C.d);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	if (C.r || C.d.n)
+		diags_print(&C.d, stderr);
+	assert_int_equal(C.r, 0);
+	assert_int_equal(C.s->n_namespaces, 3);
+	assert_string_equal(C.s->namespaces[0].m.name, "a");
+	assert_string_equal(C.s->namespaces[1].m.name, "b");
+	assert_string_equal(C.s->namespaces[2].m.name, "c");
+	assert_non_null(strstr(C.s->namespaces[1].m.loc.file, "/b.yml"));
+}
+
+/* "-" reads standard input; errors name it "-". */
+static void test_stdin_input(void **state)
+{
+	static const char text[] = NS_DOC("from-stdin") "---\n" NS_DOC("Bad");
+	int p[2], saved = dup(STDIN_FILENO);
+
+	assert_true(saved >= 0);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(p[1]);
+	assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	close(p[0]);
+	C.r = store_load_path(C.s, "-", NULL, &C.d);
+	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	close(saved);
+	assert_int_equal(C.r, -EINVAL);
+	assert_int_equal(C.s->n_namespaces, 1);
+	assert_string_equal(C.s->namespaces[0].m.name, "from-stdin");
+	assert_true(has_error("-:7: Namespace: metadata.name", "\"Bad\" is not"));
+}
+
 static void test_path_errors(void **state)
 {
 	assert_true(store_load_path(C.s, "/nonexistent/nftgate/x.yaml", NULL, &C.d) == -ENOENT);
@@ -925,13 +1104,17 @@ int main(void)
 		T(test_route_parent_distinct_v1), T(test_route_parent_distinct_alpha),
 		T(test_gateway_required), T(test_gateway_listener_count), T(test_gateway_listener_rules),
 		T(test_gateway_allowed_routes), T(test_gateway_addresses), T(test_gateway_class_rules),
-		T(test_reference_grant_rules), T(test_service_rules), T(test_slice_rules),
+		T(test_reference_grant_rules), T(test_service_rules),
+		T(test_service_port_name_reported_once), T(test_service_ports_required),
+		T(test_service_external_name), T(test_service_target_port),
+		T(test_slice_errors_with_bad_address_type), T(test_slice_rules),
 		T(test_slice_endpoint_count), T(test_metadata_rules), T(test_doc_kind_and_version),
+		T(test_bad_version_names_object), T(test_nested_list),
 		T(test_skipped_kinds), T(test_list_and_multi_doc), T(test_json_input),
 		T(test_every_error_reported), T(test_malformed), T(test_duplicate_keys_and_aliases),
 		T(test_limits), T(test_store_check_duplicates), T(test_upstream_basic_tcp),
 		T(test_upstream_conformance_base), T(test_upstream_conformance_tests_dir),
-		T(test_path_errors),
+		T(test_directory_input), T(test_stdin_input), T(test_path_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
