@@ -25,19 +25,21 @@ void cli_error(const char *fmt, ...)
 /* Reads every path even after an error, so that one run reports every bad input. */
 static int load_all(const struct cli *c, struct store *s, struct diags *d)
 {
-	int worst = 0;
+	int worst = 0, r;
 
 	for (size_t i = 0; i < c->n_paths; i++) {
-		int r = store_load_path(s, c->paths[i], &read_limits_default, d);
+		r = store_load_path(s, c->paths[i], &read_limits_default, d);
 
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0 && !worst)
 			worst = r;
 	}
-	if (!worst)
-		worst = store_check(s, d);
-	return worst;
+	/* Duplicates are reported even when some input was bad: every error, at once. */
+	r = store_check(s, d);
+	if (r == -ENOMEM)
+		return r;
+	return worst ? worst : r;
 }
 
 int cli_load(const struct cli *c, struct store **ret_store, struct plan **ret_plan,

@@ -190,18 +190,6 @@ static struct json_object *item_json(const struct object_status *s, const char *
 	return BUILD(o, ok);
 }
 
-static struct json_object *list_json(const struct status_set *set, const char *now)
-{
-	struct json_object *o = json_object_new_object();
-	struct json_object *items = json_object_new_array();
-	bool ok = put_str(o, "apiVersion", "v1") && put_str(o, "kind", "List");
-
-	for (size_t i = 0; ok && items && i < set->n; i++)
-		ok = push(items, item_json(&set->v[i], now));
-	ok = ok ? put(o, "items", items) : (json_object_put(items), false);
-	return BUILD(o, ok);
-}
-
 /* A string that YAML 1.1 (PyYAML) or 1.2 would read back as something else when plain:
  * booleans, nulls, numbers, timestamps, merge/value keys. */
 static bool needs_quotes(const char *s)
@@ -291,7 +279,10 @@ static int emit_node(yaml_emitter_t *e, struct json_object *v)
 	}
 }
 
-static int emit_yaml(struct json_object *root, FILE *out)
+/* The List is written one item at a time: only one object's tree is ever in memory, so
+ * memory stays proportional to the largest object, not to the whole output (a full tree of
+ * 64,000 listeners' conditions took gigabytes). */
+static int emit_yaml(const struct status_set *set, const char *now, FILE *out)
 {
 	yaml_emitter_t e;
 	yaml_event_t ev;
@@ -307,7 +298,23 @@ static int emit_yaml(struct json_object *root, FILE *out)
 	if (r == 0)
 		r = emit(&e, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1));
 	if (r == 0)
-		r = emit_node(&e, root);
+		r = emit(&e, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+								      YAML_BLOCK_MAPPING_STYLE));
+	if (r == 0 && (r = emit_scalar(&e, "apiVersion", true)) == 0 &&
+	    (r = emit_scalar(&e, "v1", true)) == 0 && (r = emit_scalar(&e, "kind", true)) == 0 &&
+	    (r = emit_scalar(&e, "List", true)) == 0 && (r = emit_scalar(&e, "items", true)) == 0)
+		r = emit(&e, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+								       YAML_BLOCK_SEQUENCE_STYLE));
+	for (size_t i = 0; r == 0 && i < set->n; i++) {
+		struct json_object *item = item_json(&set->v[i], now);
+
+		r = item ? emit_node(&e, item) : -ENOMEM;
+		json_object_put(item);
+	}
+	if (r == 0)
+		r = emit(&e, &ev, yaml_sequence_end_event_initialize(&ev));
+	if (r == 0)
+		r = emit(&e, &ev, yaml_mapping_end_event_initialize(&ev));
 	if (r == 0)
 		r = emit(&e, &ev, yaml_document_end_event_initialize(&ev, 1));
 	if (r == 0)
@@ -318,26 +325,47 @@ static int emit_yaml(struct json_object *root, FILE *out)
 	return r;
 }
 
-static int emit_json(struct json_object *root, FILE *out)
+/* One item, pretty-printed by json-c, indented to its place in the List. JSON strings hold
+ * no raw newline, so every newline in s is a line break of the layout. */
+static int emit_json_item(struct json_object *item, FILE *out)
 {
-	const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+	const char *s = json_object_to_json_string_ext(item, JSON_C_TO_STRING_PRETTY |
 								   JSON_C_TO_STRING_SPACED |
 								   JSON_C_TO_STRING_NOSLASHESCAPE);
 
 	if (!s)
 		return -ENOMEM;
-	return fprintf(out, "%s\n", s) < 0 ? -EIO : 0;
+	if (fputs("    ", out) < 0)
+		return -EIO;
+	for (; *s; s++)
+		if (fputc(*s, out) == EOF || (*s == '\n' && fputs("    ", out) < 0))
+			return -EIO;
+	return 0;
+}
+
+static int emit_json(const struct status_set *set, const char *now, FILE *out)
+{
+	int r = 0;
+
+	if (fputs("{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\",\n  \"items\": [\n", out) < 0)
+		return -EIO;
+	for (size_t i = 0; r == 0 && i < set->n; i++) {
+		struct json_object *item = item_json(&set->v[i], now);
+
+		r = item ? emit_json_item(item, out) : -ENOMEM;
+		json_object_put(item);
+		if (r == 0 && fputs(i + 1 < set->n ? ",\n" : "\n", out) < 0)
+			r = -EIO;
+	}
+	if (r == 0 && fputs("  ]\n}\n", out) < 0)
+		r = -EIO;
+	return r;
 }
 
 int status_emit(const struct status_set *st, enum output_format f, const char *now, FILE *out)
 {
-	struct json_object *root = list_json(st, now);
-	int r;
+	int r = f == OUTPUT_JSON ? emit_json(st, now, out) : emit_yaml(st, now, out);
 
-	if (!root)
-		return -ENOMEM;
-	r = f == OUTPUT_JSON ? emit_json(root, out) : emit_yaml(root, out);
-	json_object_put(root);
 	if (r == 0 && fflush(out) != 0)
 		r = -EIO;
 	return r;

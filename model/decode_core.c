@@ -149,44 +149,96 @@ out:
 	return dec_fatal(r);
 }
 
+/* A named Service port and its index, for the uniqueness checks. */
+struct port_ref {
+	const struct service_port *p;
+	size_t i;
+};
+
+static int cmp_port_name(const void *a, const void *b)
+{
+	const struct port_ref *x = a, *y = b;
+	int c = strcmp(x->p->name, y->p->name);
+
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static int cmp_port_number(const void *a, const void *b)
+{
+	const struct port_ref *x = a, *y = b;
+	int c = (x->p->port > y->p->port) - (x->p->port < y->p->port);
+
+	if (!c)
+		c = strcmp(x->p->protocol, y->p->protocol);
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Sorted by cmp, equal neighbours are duplicates: each is reported against the first use.
+ * Sorting keeps this O(n log n): the API server sets no maximum on Service ports. */
+static int report_port_duplicates(struct dec *x, const struct ynode *seq, const char *f,
+				  struct port_ref *v, size_t n, bool by_name)
+{
+	char fi[FIELD_MAX], fn[FIELD_MAX];
+	size_t first = 0;
+	int r = 0;
+
+	qsort(v, n, sizeof(*v), by_name ? cmp_port_name : cmp_port_number);
+	for (size_t k = 1; k < n; k++) {
+		const struct service_port *a = v[k].p, *b = v[first].p;
+
+		if (by_name ? strcmp(a->name, b->name) != 0 :
+			      a->port != b->port || strcmp(a->protocol, b->protocol) != 0) {
+			first = k;
+			continue;
+		}
+		field_idx(fi, f, v[k].i);
+		if (by_name)
+			r = dec_err(x, seq->kids[v[k].i], field_key(fn, fi, "name"),
+				    "\"%s\" is used twice (also %s[%zu]); port names must be unique",
+				    a->name, f, v[first].i);
+		else
+			r = dec_err(x, seq->kids[v[k].i], fi, "port %u/%s is listed twice (also %s[%zu])",
+				    a->port, a->protocol, f, v[first].i);
+		if (dec_fatal(r))
+			return r;
+	}
+	return 0;
+}
+
 /* More than one port: every one named, names unique, (port, protocol) unique. */
 static int check_service_ports(struct dec *x, const struct ynode *seq, const char *f,
 			       const struct service *s)
 {
 	char fi[FIELD_MAX], fn[FIELD_MAX];
+	struct port_ref *v;
+	size_t n = 0;
 	int r = 0;
 
-	for (size_t i = 0; i < s->n_ports && s->n_ports > 1; i++) {
+	if (s->n_ports < 2)
+		return 0;
+	v = malloc(s->n_ports * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_ports; i++) {
 		const struct service_port *a = &s->ports[i];
 
 		if (!a->name || !a->protocol)
 			continue;
-		field_idx(fi, f, i);
-		if (!a->name[0]) {
-			r = dec_err(x, seq->kids[i], field_key(fn, fi, "name"),
-				    "is required when a Service has more than one port");
-			if (dec_fatal(r))
-				return r;
+		if (a->name[0]) {
+			v[n++] = (struct port_ref){ a, i };
 			continue;
 		}
-		for (size_t j = 0; j < i; j++) {
-			const struct service_port *b = &s->ports[j];
-
-			if (!b->name || !b->protocol)
-				continue;
-			if (strcmp(a->name, b->name) == 0)
-				r = dec_err(x, seq->kids[i], field_key(fn, fi, "name"),
-					    "\"%s\" is used twice (also %s[%zu]); port names must be unique",
-					    a->name, f, j);
-			else if (a->port == b->port && strcmp(a->protocol, b->protocol) == 0)
-				r = dec_err(x, seq->kids[i], fi,
-					    "port %u/%s is listed twice (also %s[%zu])", a->port,
-					    a->protocol, f, j);
-			if (dec_fatal(r))
-				return r;
-		}
+		r = dec_err(x, seq->kids[i], field_key(fn, field_idx(fi, f, i), "name"),
+			    "is required when a Service has more than one port");
+		if (dec_fatal(r))
+			goto out;
 	}
-	return 0;
+	r = report_port_duplicates(x, seq, f, v, n, true);
+	if (r == 0)
+		r = report_port_duplicates(x, seq, f, v, n, false);
+out:
+	free(v);
+	return dec_fatal(r);
 }
 
 int decode_service(struct dec *x, const struct ynode *root, struct service *out)

@@ -233,8 +233,10 @@ static int decode_rules(struct dec *x, const struct ynode *spec, struct tcp_rout
 		return dec_fatal(r);
 	if (!seq)
 		return dec_fatal(dec_required(x, spec, f));
-	/* v1 allows exactly one rule, v1alpha2 up to 16 (§0) */
-	if ((r = dec_count(x, seq, f, 1, is_v1alpha2(x) ? 16 : 1)) < 0)
+	/* v1 allows exactly one rule, v1alpha2 up to 16 (§0). Past the v1 limit but within 16
+	 * the rules are still checked, so that their errors are reported too. */
+	r = dec_count(x, seq, f, 1, is_v1alpha2(x) ? 16 : 1);
+	if (r < 0 && (dec_fatal(r) || seq->n == 0 || seq->n > 16))
 		return dec_fatal(r);
 	rt->rules = dec_calloc(seq->n, sizeof(*rt->rules));
 	if (!rt->rules)

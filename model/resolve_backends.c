@@ -14,38 +14,11 @@
 
 #include "model/resolve_internal.h"
 
-static bool grant_from_matches(const struct reference_grant *g, const char *route_ns)
-{
-	for (size_t i = 0; i < g->n_from; i++)
-		if (!strcmp(g->from[i].group, GATEWAY_GROUP) && !strcmp(g->from[i].kind, "TCPRoute") &&
-		    !strcmp(g->from[i].namespace, route_ns))
-			return true;
-	return false;
-}
-
-static bool grant_to_matches(const struct reference_grant *g, const char *name)
-{
-	for (size_t i = 0; i < g->n_to; i++)
-		if (!strcmp(g->to[i].group, "") && !strcmp(g->to[i].kind, "Service") &&
-		    (!g->to[i].name || !strcmp(g->to[i].name, name)))
-			return true;
-	return false;
-}
-
 /* §3.4: some grant in the target namespace must match both from and to. */
 static bool ref_permitted(const struct rctx *c, const char *route_ns,
 			  const struct backend_ref *b)
 {
-	const struct reference_grant *const *g;
-	size_t n;
-
-	if (!strcmp(route_ns, b->namespace))
-		return true;
-	n = find_grants(c, b->namespace, &g);
-	for (size_t i = 0; i < n; i++)
-		if (grant_from_matches(g[i], route_ns) && grant_to_matches(g[i], b->name))
-			return true;
-	return false;
+	return !strcmp(route_ns, b->namespace) || grant_permits(c, b->namespace, route_ns, b->name);
 }
 
 /* The TCP port of svc numbered `port`; *other set when the number exists for another

@@ -65,6 +65,109 @@ static int sorted_ptrs(const void *base, size_t n, size_t size,
 	return 0;
 }
 
+static bool grant_from_ok(const struct grant_from *f)
+{
+	return !strcmp(f->group, GATEWAY_GROUP) && !strcmp(f->kind, "TCPRoute");
+}
+
+static bool grant_to_ok(const struct grant_to *t)
+{
+	return !strcmp(t->group, "") && !strcmp(t->kind, "Service");
+}
+
+static int perm_cmp(const void *a, const void *b)
+{
+	const struct grant_perm *x = a, *y = b;
+	int r = strcmp(x->ns, y->ns);
+
+	if (!r)
+		r = strcmp(x->from_ns, y->from_ns);
+	if (r || x->name == y->name)
+		return r;
+	if (!x->name || !y->name) /* "every Service" sorts first */
+		return x->name ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* The permissions of one grant: each TCPRoute `from` namespace times each Service `to`
+ * name; a `to` without a name stands for every name, so it alone is kept. Returns how many
+ * were (or, with v NULL, would be) written. */
+static size_t grant_perms(const struct reference_grant *g, struct grant_perm *v)
+{
+	bool every = false;
+	size_t n = 0;
+
+	for (size_t t = 0; t < g->n_to; t++)
+		every = every || (grant_to_ok(&g->to[t]) && !g->to[t].name);
+	for (size_t f = 0; f < g->n_from; f++) {
+		if (!grant_from_ok(&g->from[f]))
+			continue;
+		for (size_t t = 0; t < g->n_to; t++) {
+			if (!grant_to_ok(&g->to[t]) || (every && g->to[t].name))
+				continue;
+			if (v)
+				v[n] = (struct grant_perm){ g->m.namespace, g->from[f].namespace,
+							    g->to[t].name };
+			n++;
+		}
+	}
+	return n;
+}
+
+static int label_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct label *)a)->key, ((const struct label *)b)->key);
+}
+
+/* Selectors look keys up by binary search: a Namespace may carry many labels and every
+ * route from it is checked against every Selector listener it names. */
+static int ns_labels_build(struct rctx *c)
+{
+	c->ns_labels = calloc(c->n_nss ? c->n_nss : 1, sizeof(*c->ns_labels));
+	if (!c->ns_labels)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_nss; i++) {
+		const struct labels *l = &c->nss[i]->m.labels;
+		struct labels *out = &c->ns_labels[i];
+
+		if (!l->n)
+			continue;
+		out->v = malloc(l->n * sizeof(*out->v));
+		if (!out->v)
+			return -ENOMEM;
+		memcpy(out->v, l->v, l->n * sizeof(*out->v));
+		out->n = l->n;
+		qsort(out->v, out->n, sizeof(*out->v), label_key_cmp);
+	}
+	return 0;
+}
+
+static int perms_build(struct rctx *c)
+{
+	const struct store *s = c->s;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_grants; i++)
+		n += grant_perms(&s->grants[i], NULL);
+	c->perms = calloc(n ? n : 1, sizeof(*c->perms));
+	if (!c->perms)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < s->n_grants; i++)
+		n += grant_perms(&s->grants[i], c->perms + n);
+	qsort(c->perms, n, sizeof(*c->perms), perm_cmp);
+	c->n_perms = n;
+	return 0;
+}
+
+bool grant_permits(const struct rctx *c, const char *ns, const char *from_ns, const char *name)
+{
+	struct grant_perm every = { ns, from_ns, NULL }, one = { ns, from_ns, name };
+
+	return bsearch(&every, c->perms, c->n_perms, sizeof(*c->perms), perm_cmp) ||
+	       bsearch(&one, c->perms, c->n_perms, sizeof(*c->perms), perm_cmp);
+}
+
 int index_build(struct rctx *c)
 {
 	const struct store *s = c->s;
@@ -81,16 +184,17 @@ int index_build(struct rctx *c)
 	if (r < 0)
 		return r;
 	c->n_svcs = s->n_services;
-	r = sorted_ptrs(s->grants, s->n_grants, sizeof(*s->grants), ptr_meta_cmp,
-			(const void ***)&c->grants);
+	r = perms_build(c);
 	if (r < 0)
 		return r;
-	c->n_grants = s->n_grants;
 	r = sorted_ptrs(s->namespaces, s->n_namespaces, sizeof(*s->namespaces), ptr_meta_cmp,
 			(const void ***)&c->nss);
 	if (r < 0)
 		return r;
 	c->n_nss = s->n_namespaces;
+	r = ns_labels_build(c);
+	if (r < 0)
+		return r;
 	/* Slices without the service-name label belong to no Service: leave them out. */
 	c->slices = calloc(s->n_slices ? s->n_slices : 1, sizeof(*c->slices));
 	if (!c->slices)
@@ -107,7 +211,10 @@ void index_free(struct rctx *c)
 {
 	free(c->classes);
 	free(c->svcs);
-	free(c->grants);
+	free(c->perms);
+	for (size_t i = 0; c->ns_labels && i < c->n_nss; i++)
+		free(c->ns_labels[i].v);
+	free(c->ns_labels);
 	free(c->nss);
 	free(c->slices);
 }
@@ -147,6 +254,14 @@ const struct namespace_obj *find_namespace(const struct rctx *c, const char *nam
 	return find_meta(c->nss, c->n_nss, NULL, name);
 }
 
+const struct labels *namespace_labels(const struct rctx *c, const char *name)
+{
+	struct key k = { NULL, name };
+	const void *const *hit = bsearch(&k, c->nss, c->n_nss, sizeof(void *), key_meta_cmp);
+
+	return hit ? &c->ns_labels[(const struct namespace_obj *const *)hit - c->nss] : NULL;
+}
+
 /* First index in v[0..n) whose key is >= k, by cmp(k, v[i]). */
 static size_t lower_bound(const void *k, const void *const *v, size_t n,
 			  int (*cmp)(const void *, const void *))
@@ -182,25 +297,6 @@ size_t find_slices(const struct rctx *c, const char *ns, const char *svc,
 	while (hi < c->n_slices && !key_slice_cmp(&k, &c->slices[hi]))
 		hi++;
 	*first = c->slices + lo;
-	return hi - lo;
-}
-
-static int key_ns_cmp(const void *k, const void *e)
-{
-	const struct meta *m = *(const struct meta *const *)e;
-
-	return strcmp((const char *)k, nz(m->namespace));
-}
-
-size_t find_grants(const struct rctx *c, const char *ns,
-		   const struct reference_grant *const **first)
-{
-	size_t lo = lower_bound(ns, (const void *const *)c->grants, c->n_grants, key_ns_cmp);
-	size_t hi = lo;
-
-	while (hi < c->n_grants && !key_ns_cmp(ns, &c->grants[hi]))
-		hi++;
-	*first = c->grants + lo;
 	return hi - lo;
 }
 

@@ -39,6 +39,7 @@ struct lst_state {
 	int32_t attached;      /* Accepted routes attached here */
 	size_t last_route;     /* 1 + index of the last route counted, to count a route once */
 	const struct tcp_route *winner; /* oldest attached route: the one that carries traffic */
+	struct label_selector *sel;     /* owned: l->selector with sorted values (selector_sorted) */
 };
 
 enum gw_addr_problem { ADDR_OK, ADDR_NOT_USABLE, ADDR_NOT_ASSIGNED };
@@ -76,6 +77,15 @@ struct route_state {
 	struct ref_result **refs;      /* [rule][ref] */
 };
 
+/* One permission a ReferenceGrant in `ns` gives (§3.4): TCPRoutes in from_ns may reference
+ * the Service `name` there (NULL: every Service). Flattened so that a check is a lookup,
+ * not a scan of every grant in the namespace. Strings borrowed from the store. */
+struct grant_perm {
+	const char *ns;
+	const char *from_ns;
+	const char *name;
+};
+
 struct rctx {
 	const struct store *s;
 	const char *controller;
@@ -86,8 +96,9 @@ struct rctx {
 	const struct gateway_class **classes; size_t n_classes;   /* by name */
 	const struct service **svcs; size_t n_svcs;               /* by ns/name */
 	const struct endpoint_slice **slices; size_t n_slices;    /* by ns, service, name */
-	const struct reference_grant **grants; size_t n_grants;   /* by ns/name */
+	struct grant_perm *perms; size_t n_perms;                 /* by ns, from_ns, name */
 	const struct namespace_obj **nss; size_t n_nss;           /* by name */
+	struct labels *ns_labels;  /* parallel to nss: each one's labels sorted by key (shallow) */
 
 	struct gw_state *gws; size_t n_gws;   /* in-scope Gateways, by ns/name */
 	struct route_state *routes; size_t n_routes; /* every route, by ns/name */
@@ -100,17 +111,26 @@ void index_free(struct rctx *c);
 const struct gateway_class *find_class(const struct rctx *c, const char *name);
 const struct service *find_service(const struct rctx *c, const char *ns, const char *name);
 const struct namespace_obj *find_namespace(const struct rctx *c, const char *name);
+/* The labels of Namespace `name` sorted by key, or NULL when there is no such object. */
+const struct labels *namespace_labels(const struct rctx *c, const char *name);
 /* The slices labelled for Service ns/name: sets *first and returns how many follow. */
 size_t find_slices(const struct rctx *c, const char *ns, const char *svc,
 		   const struct endpoint_slice *const **first);
-size_t find_grants(const struct rctx *c, const char *ns,
-		   const struct reference_grant *const **first);
+/* Whether some grant in ns lets TCPRoutes in from_ns reference Service ns/name. */
+bool grant_permits(const struct rctx *c, const char *ns, const char *from_ns, const char *name);
 struct gw_state *find_gateway(const struct rctx *c, const char *ns, const char *name);
 /* Creation order used for route precedence: oldest, then namespace/name. */
 int route_older_cmp(const struct tcp_route *a, const struct tcp_route *b);
 
 /* selector.c */
+/* sel must come from selector_sorted() and l be sorted by key (namespace_labels()): keys
+ * and values are looked up, not scanned, since every route is checked against them. */
 bool selector_matches(const struct label_selector *sel, const struct labels *l);
+/* A copy of sel whose In/NotIn value lists are sorted; shallow (strings borrowed from sel).
+ * Borrows sel; NULL only for out-of-memory. */
+struct label_selector *selector_sorted(const struct label_selector *sel);
+/* Frees a selector_sorted() copy; accepts NULL; returns NULL. */
+struct label_selector *selector_sorted_free(struct label_selector *s);
 /* Labels of a namespace by name; a namespace with no object only has its name label. */
 bool namespace_selected(const struct rctx *c, const struct label_selector *sel,
 			const char *ns);

@@ -56,7 +56,7 @@ bool listener_admits_namespace(const struct rctx *c, const struct lst_state *ls,
 	case FROM_SAME:
 		return !strcmp(route_ns, ls->gw->g->m.namespace);
 	case FROM_SELECTOR:
-		return namespace_selected(c, ls->l->selector, route_ns);
+		return namespace_selected(c, ls->sel, route_ns);
 	}
 	return false;
 }
@@ -117,6 +117,10 @@ static int gateway_state(struct rctx *c, const struct gateway *g, struct gw_stat
 		gs->ls[i].l = &g->listeners[i];
 		gs->ls[i].gw = gs;
 		listener_kinds(&gs->ls[i]);
+		/* a missing selector stays NULL: it matches nothing (§1.3) */
+		if (g->listeners[i].from == FROM_SELECTOR && g->listeners[i].selector &&
+		    !(gs->ls[i].sel = selector_sorted(g->listeners[i].selector)))
+			return -ENOMEM;
 	}
 	r = gateway_addresses(gs);
 	if (r < 0)
@@ -165,6 +169,8 @@ out:
 void gateways_free(struct rctx *c)
 {
 	for (size_t i = 0; i < c->n_gws; i++) {
+		for (size_t j = 0; c->gws[i].ls && j < c->gws[i].g->n_listeners; j++)
+			selector_sorted_free(c->gws[i].ls[j].sel);
 		free(c->gws[i].ls);
 		free(c->gws[i].addrs);
 		free(c->gws[i].addr_message);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -376,6 +377,16 @@ static void test_route_rule_count_by_version(void **state)
 	assert_int_equal(C.s->routes[0].n_rules, 2);
 }
 
+/* A v1 route written with several rules (a v1alpha2 habit): the rules are still checked,
+ * so that one run reports their errors too, as the API server would. */
+static void test_route_v1_extra_rules_still_checked(void **state)
+{
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1}]\n"
+		     "  - backendRefs: [{name: b}]\n", "spec.rules", "has 2 entries, must have 1..1");
+	assert_true(has_error("spec.rules[1].backendRefs[0].port", "is required"));
+	assert_int_equal(C.d.n, 2);
+}
+
 static void test_route_alpha_17_rules(void **state)
 {
 	char buf[4096];
@@ -694,6 +705,37 @@ static void test_service_target_port(void **state)
 	diags_clear(&C.d);
 	expect_ok(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: http-alt, name: a}, "
 		  "{port: 2, targetPort: 8080, name: b}, {port: 3, targetPort: 0, name: c}]\n");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The API server sets no maximum on Service ports, so up to max_items of them can come in:
+ * the name and port/protocol uniqueness checks must not be quadratic (40,000 ports took
+ * seconds when they were). The duplicates are still found, each against its first use. */
+static void test_service_many_ports(void **state)
+{
+	size_t n = 40000, cap = n * 40 + 256, o;
+	char *buf = malloc(cap);
+	double t0;
+
+	assert_non_null(buf);
+	o = (size_t)snprintf(buf, cap, SVC_HEAD "spec:\n  ports:\n");
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "  - {port: %zu, name: p%zu}\n", i % 60000 + 1, i);
+	o += (size_t)snprintf(buf + o, cap - o, "  - {port: 60002, name: p3}\n  - {port: 60001, name: x}\n"
+			      "  - {port: 5, name: y, protocol: UDP}\n  - {port: 5, name: z, protocol: UDP}\n");
+	t0 = now_s();
+	expect_error(buf, "spec.ports[40000].name", "\"p3\" is used twice (also spec.ports[3])");
+	assert_true(now_s() - t0 < 1.0);
+	assert_true(has_error("spec.ports[40003]:", "port 5/UDP is listed twice (also spec.ports[40002])"));
+	assert_int_equal(C.d.n, 2);
+	free(buf);
 }
 
 /* An unknown addressType does not hide the other errors of the slice's endpoints. */
@@ -1099,6 +1141,7 @@ int main(void)
 		T(test_typing_strings), T(test_typing_quoted_int), T(test_typing_int_traps),
 		T(test_typing_bool), T(test_typing_null_means_absent), T(test_typing_shape_mismatch),
 		T(test_route_spec_and_rules_required), T(test_route_rule_count_by_version),
+		T(test_route_v1_extra_rules_still_checked),
 		T(test_route_alpha_17_rules), T(test_route_rule_name), T(test_route_backend_rules),
 		T(test_route_backend_port_optional_for_other_kinds), T(test_route_parent_rules),
 		T(test_route_parent_distinct_v1), T(test_route_parent_distinct_alpha),
@@ -1107,7 +1150,7 @@ int main(void)
 		T(test_reference_grant_rules), T(test_service_rules),
 		T(test_service_port_name_reported_once), T(test_service_ports_required),
 		T(test_service_external_name), T(test_service_target_port),
-		T(test_slice_errors_with_bad_address_type), T(test_slice_rules),
+		T(test_slice_errors_with_bad_address_type), T(test_service_many_ports), T(test_slice_rules),
 		T(test_slice_endpoint_count), T(test_metadata_rules), T(test_doc_kind_and_version),
 		T(test_bad_version_names_object), T(test_nested_list),
 		T(test_skipped_kinds), T(test_list_and_multi_doc), T(test_json_input),

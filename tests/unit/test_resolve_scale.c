@@ -296,11 +296,198 @@ static void ten_thousand_routes(void **state)
 	fx_free(&f);
 }
 
+#define GRANTS 20000
+
+/* One ReferenceGrant per backend Service, the usual way to share Services across namespaces:
+ * route r-i in "front" references Service svc-i in "back", permitted by grant g-i (from
+ * front, to svc-i by name). Every odd grant also has a decoy entry from another namespace,
+ * and the grants for i >= GRANTS - 10 come from "elsewhere" only: those refs must stay not
+ * permitted. Checking each ref against every grant of the namespace was quadratic (7 s here). */
+static void gen_grant_route(FILE *o, size_t i)
+{
+	fprintf(o, "---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\n"
+		   "metadata: {name: r-%zu, namespace: front}\n"
+		   "spec: {parentRefs: [{name: gw, sectionName: l%zu}],"
+		   " rules: [{backendRefs: [{name: svc-%zu, namespace: back, port: 80}]}]}\n"
+		   "---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"
+		   "metadata: {name: g-%zu, namespace: back}\nspec:\n  from:\n"
+		   "  - {group: gateway.networking.k8s.io, kind: TCPRoute, namespace: %s}\n%s"
+		   "  to: [{group: '', kind: Service, name: svc-%zu}]\n",
+		   i, i % 2, i, i, i >= GRANTS - 10 ? "elsewhere" : "front",
+		   i % 2 ? "  - {group: gateway.networking.k8s.io, kind: TCPRoute, namespace: decoy}\n" : "",
+		   i);
+}
+
+static void many_reference_grants(void **state)
+{
+	struct fx f = { 0 };
+	struct timespec t0;
+	double took, limit = 0.5;
+	size_t not_permitted = 0;
+
+#if defined(__SANITIZE_ADDRESS__)
+	limit = 3.0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	limit = 3.0;
+#endif
+#endif
+	fx_load(&f, CLASS_YAML "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+		    "metadata: {name: gw, namespace: front}\nspec:\n  gatewayClassName: nftgate\n"
+		    "  listeners:\n  - {name: l0, port: 80, protocol: TCP}\n"
+		    "  - {name: l1, port: 81, protocol: TCP}\n");
+	load_generated(&f, GRANTS, gen_grant_route);
+	assert_int_equal(f.s->n_grants, GRANTS);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fx_resolve(&f);
+	took = seconds_since(&t0);
+	fprintf(stderr, "resolve: %d cross-namespace refs, %d grants in %.3f s\n", GRANTS, GRANTS, took);
+	for (size_t i = 0; i < f.st->n; i++) {
+		const struct object_status *r = &f.st->v[i];
+		const struct condition *c;
+
+		if (r->kind != KIND_TCP_ROUTE)
+			continue;
+		c = cond_find(r->parents[0].conds, r->parents[0].n_conds, "ResolvedRefs");
+		assert_non_null(c);
+		/* permitted refs get as far as the existence check: no Services here */
+		assert_string_equal(c->reason, strcmp(r->name, "r-19990") >= 0 &&
+				    strlen(r->name) == 7 ? "RefNotPermitted" : "BackendNotFound");
+		not_permitted += !strcmp(c->reason, "RefNotPermitted");
+	}
+	assert_int_equal(not_permitted, 10);
+	assert_true(took < limit);
+	fx_free(&f);
+}
+
+#define LABELS 30000
+
+/* A Namespace with many labels and a listener selecting on as many: each route's check looks
+ * labels up instead of scanning them (a scan per selector key took seconds per route). The
+ * last route's namespace lacks one label and must not be admitted. */
+static void big_label_selector(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *o = open_memstream(&buf, &len);
+	struct fx f = { 0 };
+	struct timespec t0;
+	double took, limit = 0.5;
+
+#if defined(__SANITIZE_ADDRESS__)
+	limit = 3.0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	limit = 3.0;
+#endif
+#endif
+	assert_non_null(o);
+	for (int ns = 0; ns < 2; ns++) {
+		fprintf(o, "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-%d\n  labels:\n", ns);
+		for (int i = LABELS - 1; i >= ns; i--) /* team-1 lacks k0 */
+			fprintf(o, "    k%d: v%d\n", i, i);
+	}
+	fprintf(o, "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+		   "metadata: {name: gw, namespace: infra}\nspec:\n  gatewayClassName: nftgate\n"
+		   "  listeners:\n  - name: l\n    port: 80\n    protocol: TCP\n"
+		   "    allowedRoutes:\n      namespaces:\n        from: Selector\n        selector:\n"
+		   "          matchExpressions: [{key: k1, operator: Exists}]\n          matchLabels:\n");
+	for (int i = 0; i < LABELS; i++)
+		fprintf(o, "            k%d: v%d\n", i, i);
+	for (int r = 0; r < 40; r++)
+		fprintf(o, "---\napiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\n"
+			   "metadata: {name: r%d, namespace: team-%d}\n"
+			   "spec: {parentRefs: [{name: gw, namespace: infra}],"
+			   " rules: [{backendRefs: [{name: s, port: 1}]}]}\n", r, r == 39);
+	fclose(o);
+	fx_load(&f, CLASS_YAML);
+	fx_load(&f, buf);
+	free(buf);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fx_resolve(&f);
+	took = seconds_since(&t0);
+	fprintf(stderr, "resolve: 40 routes, a %d-label selector in %.3f s\n", LABELS, took);
+	assert_int_equal(st_listener(st_gw(&f, "infra", "gw"), "l")->attached_routes, 39);
+	cond_check(st_route(&f, "team-1", "r39")->parents[0].conds,
+		   st_route(&f, "team-1", "r39")->parents[0].n_conds, "Accepted", COND_FALSE,
+		   "NotAllowedByListeners");
+	assert_true(took < limit);
+	fx_free(&f);
+}
+
+#define VALUES 60000
+#define SEL_ROUTES 10000
+
+/* A listener admitting namespaces by a long In list, and routes from many namespaces: each
+ * check looks the namespace up in the (sorted) list instead of scanning it (3 s here when
+ * it did). Routes from team-i are admitted for even i only (the odd names are not listed),
+ * and a NotIn on the same list admits exactly the others. */
+static void big_value_list_selector(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0, attached_in = 0;
+	FILE *o = open_memstream(&buf, &len);
+	struct fx f = { 0 };
+	struct timespec t0;
+	double took, limit = 0.5;
+
+#if defined(__SANITIZE_ADDRESS__)
+	limit = 3.0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+	limit = 3.0;
+#endif
+#endif
+	assert_non_null(o);
+	fprintf(o, "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+		   "metadata: {name: gw, namespace: infra}\nspec:\n  gatewayClassName: nftgate\n"
+		   "  listeners:\n");
+	for (int l = 0; l < 2; l++) {
+		fprintf(o, "  - name: l%d\n    port: %d\n    protocol: TCP\n    allowedRoutes:\n"
+			   "      namespaces:\n        from: Selector\n        selector:\n"
+			   "          matchExpressions:\n          - key: kubernetes.io/metadata.name\n"
+			   "            operator: %s\n            values:\n", l, 80 + l, l ? "NotIn" : "In");
+		for (int i = VALUES - 1; i >= 0; i--)
+			fprintf(o, "            - team-%d\n", 2 * i);
+	}
+	fclose(o);
+	fx_load(&f, CLASS_YAML);
+	fx_load(&f, buf);
+	free(buf);
+	for (int i = 0; i < SEL_ROUTES;) {
+		buf = NULL;
+		o = open_memstream(&buf, &len);
+		assert_non_null(o);
+		for (int k = 0; k < 500; k++, i++)
+			fprintf(o, "---\napiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\n"
+				   "metadata: {name: r, namespace: team-%d}\n"
+				   "spec: {parentRefs: [{name: gw, namespace: infra}],"
+				   " rules: [{backendRefs: [{name: s, port: 1}]}]}\n", i);
+		fclose(o);
+		fx_load(&f, buf);
+		free(buf);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fx_resolve(&f);
+	took = seconds_since(&t0);
+	fprintf(stderr, "resolve: %d routes, a %d-value selector in %.3f s\n", SEL_ROUTES, VALUES, took);
+	attached_in = (size_t)st_listener(st_gw(&f, "infra", "gw"), "l0")->attached_routes;
+	assert_int_equal(attached_in, SEL_ROUTES / 2);
+	assert_int_equal(st_listener(st_gw(&f, "infra", "gw"), "l1")->attached_routes, SEL_ROUTES / 2);
+	assert_true(message_has(&st_route(&f, "team-3", "r")->parents[0].conds[0], "\"l1\""));
+	assert_true(message_has(&st_route(&f, "team-4", "r")->parents[0].conds[0], "\"l0\""));
+	assert_true(took < limit);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(deterministic_under_shuffle),
 		cmocka_unit_test(ten_thousand_routes),
+		cmocka_unit_test(many_reference_grants),
+		cmocka_unit_test(big_label_selector),
+		cmocka_unit_test(big_value_list_selector),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
