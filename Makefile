@@ -62,7 +62,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnftgate.a
 
 # Everything a fresh Debian 12 machine lacks, installed only when missing.
 DEBS := build-essential pkg-config clang libnftnl-dev libmnl-dev libyaml-dev libcmocka-dev libjson-c-dev \
-	nftables iproute2 python3 python3-pytest python3-yaml
+	nftables iproute2 python3 python3-pytest python3-yaml time
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
@@ -110,6 +110,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) all
+	$(PYTHON) bench/read_resolve_bench.py --nftgate $(BUILD)/nftgate
 	$(PYTHON) bench/apply_bench.py --nftgate $(BUILD)/nftgate
 
 install: $(BUILD)/nftgate

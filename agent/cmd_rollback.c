@@ -15,6 +15,7 @@
 #include "agent/cli.h"
 #include "nft/build.h"
 #include "nft/netlink.h"
+#include "nft/probe.h"
 #include "nft/snapshot.h"
 #include "nft/statedir.h"
 
@@ -107,11 +108,15 @@ int cmd_rollback(const struct cli *c)
 	struct tm tm;
 	time_t t;
 
-	r = statedir_open(c->state_dir, &dirfd, &e);
+	/* The probe first, as apply does: a snapshot replays the same layout, so a kernel
+	 * that lacks a feature is named before anything else is read or tried. */
+	r = nl_open(&nl, &e);
+	if (r >= 0)
+		r = probe_kernel(nl, &e);
+	if (r >= 0)
+		r = statedir_open(c->state_dir, &dirfd, &e);
 	if (r >= 0)
 		r = load_newest(dirfd, c, name, &s, &e);
-	if (r >= 0)
-		r = nl_open(&nl, &e);
 	for (int tries = 0; r >= 0 && tries < ROLLBACK_TRIES; tries++) {
 		r = restore_once(nl, s, &e);
 		if (r != -ERESTART)

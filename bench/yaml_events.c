@@ -51,30 +51,30 @@ out:
 	return r;
 }
 
-/* Counts the events of one buffer; returns 0 or -EINVAL on a parse error. */
+/* Adds the number of events in buf to *n; returns 0, -ENOMEM, or -EINVAL on a parse error
+ * (then *n is unchanged). */
 static int count_events(const unsigned char *buf, size_t len, unsigned long *n)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
-	int r = 0;
+	unsigned long k = 0;
+	bool end = false;
 
 	if (!yaml_parser_initialize(&p))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&p, buf, len);
-	for (;;) {
-		if (!yaml_parser_parse(&p, &ev)) {
-			r = -EINVAL;
+	while (!end) {
+		if (!yaml_parser_parse(&p, &ev))
 			break;
-		}
-		bool end = ev.type == YAML_STREAM_END_EVENT;
-
-		(*n)++;
+		end = ev.type == YAML_STREAM_END_EVENT;
+		k++;
 		yaml_event_delete(&ev);
-		if (end)
-			break;
 	}
 	yaml_parser_delete(&p);
-	return r;
+	if (!end)
+		return -EINVAL;
+	*n += k;
+	return 0;
 }
 
 int main(int argc, char **argv)

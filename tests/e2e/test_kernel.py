@@ -27,6 +27,8 @@ EXAMPLE = REPO / "examples" / "basic-tcp"
 BIN = Path(os.environ.get("NFTGATE_BIN", REPO / "build" / "nftgate"))
 _counter = itertools.count(1)
 
+# Two foreign tables: one of another family, and an inet one whose name starts like ours
+# and whose nat chain hooks the same port.
 FOREIGN = """table ip foreign {
 	counter seen { }
 	set admins { type ipv4_addr; elements = { 192.0.2.7 } }
@@ -35,7 +37,19 @@ FOREIGN = """table ip foreign {
 		ip saddr @admins tcp dport 22 counter name "seen" accept
 	}
 }
+table inet nftgatex {
+	map ports { type inet_service : verdict; elements = { 8080 : accept } }
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport vmap @ports
+	}
+}
 """
+
+
+def foreign_tables(ns):
+    return (ns.nft("list", "table", "ip", "foreign").stdout +
+            ns.nft("list", "table", "inet", "nftgatex").stdout)
 
 # name -> nftgate arguments; every plan shape the layout has
 PLANS = {
@@ -208,13 +222,13 @@ def test_permission_error_is_clear(ns):
 
 def test_rollback_walks_history_to_no_table(ns):
     ns.nft("-f", "-", input=FOREIGN)
-    foreign = ns.nft("list", "table", "ip", "foreign").stdout
+    foreign = foreign_tables(ns)
     states = [ns.ruleset()]
     for plan in ("example", "weights", "masquerade-never", "reject-shares"):
         p = ns.nftgate("apply", *PLANS[plan])
         assert p.returncode == 0, p.stderr
         states.append(ns.ruleset())
-        assert ns.nft("list", "table", "ip", "foreign").stdout == foreign
+        assert foreign_tables(ns) == foreign
     assert len(ns.snapshots()) == 4
     # each rollback restores the ruleset before the apply it undoes, counters included
     for want in reversed(states[:-1]):
