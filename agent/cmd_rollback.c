@@ -86,7 +86,8 @@ static int load_newest(int dirfd, const struct cli *c, char *name, struct snapsh
 	r = snapshot_decode(buf, len, ret, e);
 	free(buf);
 	if (r < 0) {
-		nft_error_append(e, "in %s/%s", c->state_dir, name);
+		nft_error_append(e, "in %s/%s; the kernel was not touched (move that file away "
+				 "to roll back to the snapshot before it)", c->state_dir, name);
 		return r;
 	}
 	if (strcmp((*ret)->table, c->table)) {

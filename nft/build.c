@@ -769,8 +769,16 @@ int batch_outcome(const struct nft_batch *nb, const struct nl_acks *acks, struct
 {
 	char what[1200];
 
-	if (!acks->n_errors && !acks->lost)
-		return 0;
+	if (!acks->n_errors && !acks->lost) {
+		/* Every message but BEGIN and END is ACKed; kernels >= 6.10 ACK those two as
+		 * well (END only after the commit). Fewer ACKs than that proves nothing. */
+		size_t want = acks->end_acked ? nb->n : nb->n - 2;
+
+		if (nb->n >= 2 && acks->n_acks >= want)
+			return 0;
+		return nft_error_set(e, -EIO, "the kernel acknowledged %zu of the batch's %zu "
+				     "messages: the outcome is unknown", acks->n_acks, nb->n);
+	}
 	if (!acks->n_errors)
 		return nft_error_set(e, -EIO, "the kernel's replies to the batch were lost "
 				     "(receive buffer overrun): the outcome is unknown");

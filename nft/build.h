@@ -93,8 +93,9 @@ struct nft_batch *batch_free(struct nft_batch *nb);
 void batch_describe(const struct nft_batch *nb, const struct nl_reply_err *re, char *buf,
 		    size_t len);
 
-/* Turns the acks of a sent batch into 0 (committed) or -errno with e describing the first
- * refusals. ERESTART (generation changed) returns -ERESTART with a short message. */
+/* Turns the acks of a sent batch into 0 (committed: no refusal, nothing lost, every message
+ * ACKed) or -errno with e describing the first refusals (-EIO when the outcome is unknown).
+ * ERESTART (generation changed) returns -ERESTART with a short message. */
 int batch_outcome(const struct nft_batch *nb, const struct nl_acks *acks, struct nft_error *e);
 
 /* Every rule of rs as `nft --debug=netlink` prints it ("inet <table> <chain>" then the

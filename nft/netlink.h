@@ -57,7 +57,8 @@ int nl_request(struct nl_sock *s, const struct nlmsghdr *req, nl_msg_cb cb, void
 /* Sends the whole batch in one sendmsg() (raising SO_SNDBUF to its size and SO_RCVBUF for
  * n_msgs replies), then drains every reply without blocking into acks (caller clears with
  * nl_acks_clear()). seq_end is the END message's seq. Returns 0 when sent (the outcome is
- * in acks: committed iff acks->n_errors == 0 && !acks->lost) or -errno with e. */
+ * in acks: committed iff no error, nothing lost and every message ACKed, which
+ * batch_outcome() decides) or -errno with e. */
 int nl_send_batch(struct nl_sock *s, struct nftnl_batch *b, size_t n_msgs, uint32_t seq_end,
 		  struct nl_acks *acks, struct nft_error *e);
 

@@ -48,6 +48,28 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* Whoever can put a file in the state directory chooses what the next rollback replays
+ * with CAP_NET_ADMIN: only its owner (us or root) may write there. An existing directory
+ * is not chmod'ed: --state-dir /tmp must not make /tmp private. */
+static int check_private(int fd, const char *path, struct nft_error *e)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return nft_error_set(e, -errno, "checking the state directory %s: %s", path,
+				     strerror(errno));
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return nft_error_set(e, -EPERM, "the state directory %s is writable by group or "
+				     "others (mode %04o): anyone who can write there chooses what "
+				     "a rollback restores; chmod 0700 it or use another "
+				     "--state-dir", path, (unsigned)(st.st_mode & 07777));
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return nft_error_set(e, -EPERM, "the state directory %s belongs to uid %u, not to "
+				     "this user or root; use another --state-dir", path,
+				     (unsigned)st.st_uid);
+	return 0;
+}
+
 int statedir_open(const char *path, int *ret_fd, struct nft_error *e)
 {
 	int r = mkdir_p(path), fd;
@@ -59,6 +81,11 @@ int statedir_open(const char *path, int *ret_fd, struct nft_error *e)
 	if (fd < 0)
 		return nft_error_set(e, -errno, "opening the state directory %s: %s", path,
 				     strerror(errno));
+	r = check_private(fd, path, e);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	*ret_fd = fd;
 	return 0;
 }
@@ -99,7 +126,9 @@ static int list_seqs(int dirfd, const char *prefix, struct listing *ret)
 {
 	struct listing l = { 0 };
 	size_t cap = 0;
-	int fd = dup(dirfd);
+	/* A new open, not dup(): a dup shares the directory offset with dirfd (and with every
+	 * process that inherited it). */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	DIR *d;
 
@@ -158,19 +187,46 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* The next free name for table's snapshot: one more than the highest sequence present. */
+static int next_name(int dirfd, const char *prefix, char *name)
+{
+	struct listing l = { 0 };
+	int r = list_seqs(dirfd, prefix, &l);
+
+	if (r < 0)
+		return r;
+	seq_name(prefix, l.n ? l.seqs[l.n - 1] + 1 : 1, name);
+	free(l.seqs);
+	return 0;
+}
+
+/* Moves tmp to the next free name. RENAME_NOREPLACE: a concurrent apply that picked the
+ * same sequence makes this one pick again instead of replacing the other's snapshot. */
+static int publish(int dirfd, const char *prefix, const char *tmp, char *name)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int r = next_name(dirfd, prefix, name);
+
+		if (r < 0)
+			return r;
+		if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EBUSY;
+}
+
 int statedir_save(int dirfd, const char *table, const uint8_t *buf, size_t len, char *ret_name,
 		  struct nft_error *e)
 {
 	char prefix[STATEDIR_NAME_MAX / 2], name[STATEDIR_NAME_MAX], tmp[STATEDIR_NAME_MAX + 32];
-	struct listing l = { 0 };
 	int fd = -1, r;
 
 	file_prefix(table, prefix, sizeof(prefix));
-	r = list_seqs(dirfd, prefix, &l);
+	r = next_name(dirfd, prefix, name);
 	if (r < 0)
 		return nft_error_set(e, r, "listing the state directory: %s", strerror(-r));
-	seq_name(prefix, l.n ? l.seqs[l.n - 1] + 1 : 1, name);
-	free(l.seqs);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
 	/* Written under a temporary name, flushed, then renamed: a crash leaves either no
 	 * file or the whole file, never a torn one. */
@@ -182,8 +238,8 @@ int statedir_save(int dirfd, const char *table, const uint8_t *buf, size_t len, 
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)
 		r = -errno;
-	if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
+	if (r >= 0)
+		r = publish(dirfd, prefix, tmp, name);
 	if (r >= 0 && fsync(dirfd) < 0)
 		r = -errno;
 	if (r < 0) {

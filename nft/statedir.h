@@ -16,7 +16,8 @@
 #define STATEDIR_NAME_MAX 600
 
 /* Opens (creating it and missing parents with mode 0700) the directory. Returns 0 and an
- * O_CLOEXEC directory fd in *ret_fd, or -errno with e. */
+ * O_CLOEXEC directory fd in *ret_fd, or -errno with e: -EPERM when the directory is
+ * writable by group or others, or owned by someone other than this user or root. */
 int statedir_open(const char *path, int *ret_fd, struct nft_error *e);
 
 /* Writes buf as the next snapshot of table; sets ret_name (STATEDIR_NAME_MAX bytes). */

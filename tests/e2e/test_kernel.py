@@ -4,7 +4,8 @@ its own network namespace (created with `ip netns add`, deleted afterwards even 
 
 What it checks: the dry-run script and `apply` give the same `nft list table` for several
 plans; the bytecode is nft's own; `nft list ruleset` / `nft -j list ruleset` keep working;
-rollback walks back through history to "no table", exactly; a foreign table is never
+rollback walks back through history to "no table", exactly, and starts with the feature
+probe; a damaged snapshot is refused without touching the kernel; foreign tables are never
 touched; a refused transaction (forced with the NFTGATE_TEST_FAIL_AT test hook) and an input
 error change nothing; the state directory's modes and history limit; counters survive a
 re-apply. Traffic is the business of tests/e2e/test_traffic*.py.
@@ -237,12 +238,54 @@ def test_rollback_walks_history_to_no_table(ns):
         assert ns.ruleset() == want
         listings_still_work(ns)
     assert ns.nft("list", "table", "inet", "nftgate", check=False).returncode != 0
-    assert ns.nft("list", "table", "ip", "foreign").stdout == foreign
+    assert foreign_tables(ns) == foreign
     assert ns.snapshots() == []
     p = ns.nftgate("rollback")
     assert p.returncode == 1
     assert "nothing to roll back" in p.stderr
     assert ns.ruleset() == states[0]
+
+
+def test_rollback_probes_the_kernel_first(ns):
+    """Like apply, rollback starts with the feature probe: without CAP_NET_ADMIN it says so
+    before it looks at the state directory (which here is readable and empty)."""
+    if not shutil.which("setpriv"):
+        pytest.skip("needs setpriv")
+    state = ns.tmp / "nobody"
+    state.mkdir(mode=0o700)
+    os.chown(state, 65534, 65534)
+    os.chmod(ns.tmp, 0o711)
+    p = ns.exec("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                "--inh-caps=-all", str(BIN), "rollback", "--state-dir", str(state), check=False)
+    assert p.returncode == 1
+    assert "permission denied: nftgate needs CAP_NET_ADMIN" in p.stderr, p.stderr
+    assert "nothing to roll back" not in p.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
+def test_rollback_of_a_damaged_snapshot_changes_nothing(ns, damage):
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    assert ns.nftgate("apply", *PLANS["weights"]).returncode == 0
+    before, snaps = ns.ruleset(), ns.snapshots()
+    newest = ns.state / snaps[-1]
+    data = newest.read_bytes()
+    assert len(data) > 64
+    if damage == "truncate":
+        data = data[:len(data) // 2]
+    elif damage == "flip":
+        data = data[:40] + bytes([data[40] ^ 0x55]) + data[41:]
+    else:
+        data = b""
+    newest.write_bytes(data)
+    p = ns.nftgate("rollback")
+    assert p.returncode == 1
+    assert snaps[-1] in p.stderr and "the kernel was not touched" in p.stderr, p.stderr
+    assert ns.ruleset() == before
+    assert ns.snapshots() == snaps
+    # moved away, the one before it still works
+    newest.unlink()
+    assert ns.nftgate("rollback").returncode == 0
+    assert ns.nft("list", "table", "inet", "nftgate", check=False).returncode != 0
 
 
 def test_rollback_with_nothing(ns):
@@ -256,6 +299,9 @@ def test_rollback_of_renamed_table_leaves_default_alone(ns):
     assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
     before = ns.table()
     assert ns.nftgate("apply", *PLANS["renamed-table"]).returncode == 0
+    # two nftgate tables side by side, each with its own history
+    assert ns.table() == before
+    assert "table inet edge-gw {" in ns.table("edge-gw")
     assert ns.nftgate("rollback", "--table", "edge-gw").returncode == 0
     assert ns.nft("list", "table", "inet", "edge-gw", check=False).returncode != 0
     assert ns.table() == before
@@ -302,6 +348,17 @@ def test_state_dir_modes_and_limit(ns):
     for s in snaps:
         assert stat.S_IMODE((ns.state / s).stat().st_mode) == 0o600
     assert not [p for p in ns.state.iterdir() if p.name.startswith(".")]
+
+
+def test_state_dir_writable_by_others_is_refused(ns):
+    ns.state.mkdir(mode=0o700)
+    os.chmod(ns.state, 0o1777)
+    for cmd in (["apply", *PLANS["example"]], ["rollback"]):
+        p = ns.nftgate(*cmd)
+        assert p.returncode == 1
+        assert "writable by group or others" in p.stderr, p.stderr
+    assert ns.ruleset() == ""
+    assert ns.snapshots() == []
 
 
 def counters(ns):

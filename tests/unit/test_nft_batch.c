@@ -250,18 +250,69 @@ static void whole_batch_refusals(void **state)
 	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EPERM);
 	assert_non_null(strstr(e.msg, "CAP_NET_ADMIN"));
 	nl_acks_clear(&acks);
-	/* all ACKed, END included: committed */
+	/* END ACKed but most messages not: not proven, whatever END says */
 	len = 0;
 	for (uint32_t i = 0; i < 3; i++)
 		len += put_reply(buf + len, BASE + (uint32_t)f.nb->n - 1 - i, 0, -1, NULL);
 	assert_int_equal(nl_parse_replies(buf, len, BASE + (uint32_t)f.nb->n - 1, &acks), 0);
 	assert_true(acks.end_acked);
 	assert_int_equal(acks.n_acks, 3);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EIO);
+	assert_non_null(strstr(e.msg, "acknowledged 3 of"));
+	nl_acks_clear(&acks);
+	unmake(&f);
+}
+
+/* Replies for messages [from, to) of the batch, one datagram each (as the kernel queues). */
+static void ack_range(const struct fix *f, size_t from, size_t to, struct nl_acks *acks)
+{
+	uint8_t buf[256];
+
+	for (size_t i = from; i < to; i++) {
+		size_t len = put_reply(buf, BASE + (uint32_t)i, 0, -1, NULL);
+
+		assert_int_equal(nl_parse_replies(buf, len, BASE + (uint32_t)f->nb->n - 1, acks),
+				 0);
+	}
+}
+
+/* Every message must be ACKed: BEGIN and END only by kernels >= 6.10 (which ACK both), the
+ * rest always; one missing ACK means the outcome is unknown. */
+static void every_message_acked(void **state)
+{
+	struct apply_opts o = { .fail_at = -1 };
+	struct nl_acks acks = { 0 };
+	struct nft_error e = { 0 };
+	struct fix f = { 0 };
+	size_t n;
+
+	make(&f, &plan_basic, &o);
+	n = f.nb->n;
+	assert_true(n > 10);
+	/* >= 6.10: all n */
+	ack_range(&f, 0, n, &acks);
+	assert_true(acks.end_acked);
 	assert_int_equal(batch_outcome(f.nb, &acks, &e), 0);
 	/* lost replies: outcome unknown */
 	acks.lost = true;
 	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EIO);
 	nl_acks_clear(&acks);
+	/* < 6.10: all but BEGIN and END */
+	ack_range(&f, 1, n - 1, &acks);
+	assert_false(acks.end_acked);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), 0);
+	nl_acks_clear(&acks);
+	/* one in the middle missing, with or without END */
+	ack_range(&f, 1, n / 2, &acks);
+	ack_range(&f, n / 2 + 1, n - 1, &acks);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EIO);
+	assert_non_null(strstr(e.msg, "outcome is unknown"));
+	ack_range(&f, n - 1, n, &acks);
+	assert_true(acks.end_acked);
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EIO);
+	nl_acks_clear(&acks);
+	/* no reply at all */
+	assert_int_equal(batch_outcome(f.nb, &acks, &e), -EIO);
 	unmake(&f);
 }
 
@@ -319,6 +370,7 @@ int main(void)
 		cmocka_unit_test(element_refusal_names_route),
 		cmocka_unit_test(counter_refusal_names_backend),
 		cmocka_unit_test(whole_batch_refusals),
+		cmocka_unit_test(every_message_acked),
 		cmocka_unit_test(many_refusals_are_counted),
 		cmocka_unit_test(test_hook_inserts_invalid_message),
 	};

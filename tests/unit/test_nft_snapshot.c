@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <libmnl/libmnl.h>
@@ -412,6 +413,96 @@ static void statedir_modes_and_history(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* A state directory that others can write is refused: whoever can plant a file there
+ * chooses what the next rollback replays as root. */
+static void statedir_writable_by_others_refused(void **state)
+{
+	char tmpl[] = "/tmp/nftgate-test-XXXXXX", cmd[300];
+	struct nft_error e = { 0 };
+	int fd = -1;
+
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(chmod(tmpl, 01777), 0);
+	assert_int_equal(statedir_open(tmpl, &fd, &e), -EPERM);
+	assert_int_equal(fd, -1);
+	assert_non_null(strstr(e.msg, "writable by group or others"));
+	assert_non_null(strstr(e.msg, tmpl));
+	assert_int_equal(chmod(tmpl, 0770), 0);
+	assert_int_equal(statedir_open(tmpl, &fd, &e), -EPERM);
+	/* readable by others is not a risk: the files themselves are 0600 */
+	assert_int_equal(chmod(tmpl, 0755), 0);
+	assert_int_equal(statedir_open(tmpl, &fd, &e), 0);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Two applies at once (their transactions are fenced by the generation, but their
+ * snapshots are saved first) must never overwrite each other's snapshot file. */
+static void concurrent_saves_never_overwrite(void **state)
+{
+	enum { WRITERS = 4, EACH = 40 };
+	char tmpl[] = "/tmp/nftgate-test-XXXXXX", name[STATEDIR_NAME_MAX], cmd[300];
+	bool seen[WRITERS * EACH] = { false };
+	struct nft_error e = { 0 };
+	size_t files = 0;
+	struct dirent *de;
+	pid_t pids[WRITERS];
+	DIR *d;
+	int fd;
+
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(statedir_open(tmpl, &fd, &e), 0);
+	for (int w = 0; w < WRITERS; w++) {
+		pids[w] = fork();
+		assert_true(pids[w] >= 0);
+		if (pids[w] == 0) {
+			/* its own open, as another nftgate process would have */
+			if (statedir_open(tmpl, &fd, &e) < 0)
+				_exit(1);
+			for (int i = 0; i < EACH; i++) {
+				uint16_t v = (uint16_t)(w * EACH + i);
+
+				if (statedir_save(fd, "nftgate", (const uint8_t *)&v, sizeof(v),
+						  name, &e) < 0)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (int w = 0; w < WRITERS; w++) {
+		int status = 0;
+
+		assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	d = fdopendir(dup(fd));
+	assert_non_null(d);
+	rewinddir(d); /* the dup shares the offset that statedir's own listings moved */
+	while ((de = readdir(d))) {
+		uint8_t *back = NULL;
+		size_t len = 0;
+		uint16_t v;
+
+		if (de->d_name[0] == '.')
+			continue;
+		assert_int_equal(statedir_read(fd, de->d_name, 16, &back, &len, &e), 0);
+		assert_int_equal(len, sizeof(v));
+		memcpy(&v, back, sizeof(v));
+		free(back);
+		assert_true(v < WRITERS * EACH);
+		assert_false(seen[v]);
+		seen[v] = true;
+		files++;
+	}
+	closedir(d);
+	assert_int_equal(files, WRITERS * EACH); /* every save kept its own file */
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +511,8 @@ int main(void)
 		cmocka_unit_test(replay_strips_kernel_fields),
 		cmocka_unit_test(unreplayable_refused),
 		cmocka_unit_test(statedir_modes_and_history),
+		cmocka_unit_test(concurrent_saves_never_overwrite),
+		cmocka_unit_test(statedir_writable_by_others_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
