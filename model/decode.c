@@ -283,6 +283,61 @@ void *dec_calloc(size_t n, size_t size)
 	return calloc(n ? n : 1, size);
 }
 
+bool valid_object_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 253;
+}
+
+int dec_default(char **p, const char *def)
+{
+	if (*p || !def)
+		return 0;
+	*p = strdup(def);
+	return *p ? 0 : -ENOMEM;
+}
+
+int dec_list_open(struct dec *x, const struct ynode *map, const char *parent, const char *key,
+		  bool required, size_t min, size_t max, char *f, const struct ynode **seq)
+{
+	int r = dec_seq(x, map, key, parent, seq);
+
+	field_key(f, parent, key);
+	if (r < 0)
+		return dec_fatal(r);
+	if (!*seq)
+		return required ? dec_fatal(dec_required(x, map, f)) : 0;
+	r = dec_count(x, *seq, f, min, max);
+	if (r < 0)
+		*seq = NULL;
+	return dec_fatal(r);
+}
+
+int dec_list_items(struct dec *x, const struct ynode *seq, const char *f, enum dec_list_mode mode,
+		   void *arr, size_t size, size_t *n, dec_item_fn *item, void *ctx)
+{
+	char fi[FIELD_MAX];
+	int r;
+
+	if (!arr)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
+
+		if (!it && dec_fatal(r))
+			return r;
+		if (it || mode == DEC_LIST_ALIGNED)
+			(*n)++;
+		if (!it)
+			continue;
+		r = item(x, it, field_idx(fi, f, i), i, (char *)arr + (*n - 1) * size, ctx);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static bool digits(const char *s, int n, int *out)
 {
 	int v = 0;

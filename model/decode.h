@@ -75,11 +75,56 @@ int dec_required(struct dec *x, const struct ynode *parent, const char *field);
 int dec_count(struct dec *x, const struct ynode *seq, const char *field, size_t min, size_t max);
 /* Allocates n zeroed elements (n may be 0: returns a valid NULL-able pointer, see .c). */
 void *dec_calloc(size_t n, size_t size);
+
 /* Returns -ENOMEM if r is, else 0: errors already reported let decoding go on. */
 static inline int dec_fatal(int r)
 {
 	return r == -ENOMEM ? r : 0;
 }
+
+/*
+ * Lists of mappings (spec.listeners, rules, backendRefs, ...). A list is decoded in two steps
+ * so that a kind can check its own things in between (counts, sibling lists):
+ * dec_list_open() finds it, dec_list_items() decodes its items into a caller-allocated array.
+ */
+
+/* Finds map[key], a list whose path "<parent>.<key>" is written into f (FIELD_MAX bytes);
+ * reports it when absent and `required`, or when it has not min..max entries. *seq is the
+ * list, NULL when absent or rejected. Returns 0 (errors reported) or -ENOMEM. */
+int dec_list_open(struct dec *x, const struct ynode *map, const char *parent, const char *key,
+		  bool required, size_t min, size_t max, char *f, const struct ynode **seq);
+
+/* Decodes input item i, the mapping m at field path f (valid during the call), into elem
+ * (zeroed); ctx is the caller's, borrowed. Returns 0 (errors reported) or -ENOMEM. */
+typedef int dec_item_fn(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
+			void *ctx);
+
+/* What an item that is not a mapping does to the array (it is reported either way). */
+enum dec_list_mode {
+	DEC_LIST_COMPACT, /* it is left out: elements are the mapping items, in order */
+	DEC_LIST_ALIGNED, /* it keeps a zeroed element, so element i is input item i */
+};
+
+/* Reports every item of seq (at path f) that is not a mapping and decodes the others with
+ * `item` into arr, an array of seq->n elements of `size` bytes (borrowed; NULL, a failed
+ * allocation, returns -ENOMEM). *n counts the elements used, each before it is decoded, so
+ * that the owner's destructor frees what a failure left. Returns 0 or the first error < 0. */
+int dec_list_items(struct dec *x, const struct ynode *seq, const char *f, enum dec_list_mode mode,
+		   void *arr, size_t size, size_t *n, dec_item_fn *item, void *ctx);
+
+/* The wording of the rules shared by several kinds' reference fields, for dec_str_checked(). */
+#define WHAT_SECTION "a valid section name (lowercase RFC 1123 subdomain, 1..253 characters)"
+#define WHAT_GROUP "a valid group (empty or a lowercase RFC 1123 subdomain, at most 253 characters)"
+#define WHAT_KIND "a valid kind (a letter, then letters, digits or '-', ending with a letter or " \
+		  "digit, 1..63 characters)"
+#define WHAT_NAME "a valid name (1..253 characters)"
+
+/* The name of a referenced object (WHAT_NAME): 1..253 characters. */
+bool valid_object_name(const char *s);
+
+/* Sets *p to a copy of def when *p is NULL (a defaulted field). def may be NULL when it came
+ * from an invalid namespace (the object is dropped anyway): *p stays NULL. Returns 0 or -ENOMEM. */
+int dec_default(char **p, const char *def);
 
 /* A name rule of a kind (metadata.name), e.g. valid_dns1123_subdomain and its wording. */
 struct name_rule {

@@ -64,15 +64,6 @@ static bool valid_external_name(const char *s)
 	return valid_dns1123_subdomain(buf);
 }
 
-/* def may be NULL when the object's namespace was invalid (the object is dropped anyway) */
-static int strdup_default(char **p, const char *def)
-{
-	if (*p || !def)
-		return 0;
-	*p = strdup(def);
-	return *p ? 0 : -ENOMEM;
-}
-
 /* targetPort is an int-or-string, typed by how it is written: a plain number is a port
  * (0 means "the same as port", the API server's default), anything else a port name. */
 static int check_target_port(struct dec *x, const struct ynode *m, const char *f)
@@ -95,9 +86,10 @@ static int check_target_port(struct dec *x, const struct ynode *m, const char *f
 		       "in a row)", dec_quote(q, sizeof(q), n->str, n->len));
 }
 
-static int decode_service_port(struct dec *x, const struct ynode *m, const char *f,
-			       struct service_port *p)
+static int decode_service_port(struct dec *x, const struct ynode *m, const char *f, size_t i,
+			       void *elem, void *ctx)
 {
+	struct service_port *p = elem;
 	char fp[FIELD_MAX];
 	int64_t port = 0;
 	bool has_port;
@@ -116,7 +108,7 @@ static int decode_service_port(struct dec *x, const struct ynode *m, const char 
 		return -ENOMEM;
 	p->port = (uint16_t)port;
 	/* a name already reported as bad stays NULL, so it is not also reported as missing */
-	if ((rn == 0 && strdup_default(&p->name, "") < 0) || strdup_default(&p->protocol, "TCP") < 0)
+	if ((rn == 0 && dec_default(&p->name, "") < 0) || dec_default(&p->protocol, "TCP") < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -253,7 +245,7 @@ int decode_service(struct dec *x, const struct ynode *root, struct service *out)
 					      "one of ClusterIP, NodePort, LoadBalancer, ExternalName",
 					      &out->type)))
 		return -ENOMEM;
-	if (strdup_default(&out->type, "ClusterIP") < 0)
+	if (dec_default(&out->type, "ClusterIP") < 0)
 		return -ENOMEM;
 	if (spec && (r = dec_seq(x, spec, "ports", "spec", &seq)) < 0)
 		return dec_fatal(r);
@@ -262,28 +254,21 @@ int decode_service(struct dec *x, const struct ynode *root, struct service *out)
 	if (!seq)
 		return 0;
 	out->ports = dec_calloc(seq->n, sizeof(*out->ports));
-	if (!out->ports)
-		return -ENOMEM;
-	for (size_t i = 0; i < seq->n; i++) {
-		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
-		char fi[FIELD_MAX];
-
-		out->n_ports++; /* indexes stay aligned with the input */
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		r = decode_service_port(x, it, field_idx(fi, f, i), &out->ports[i]);
-		if (r < 0)
-			return r;
-	}
+	/* aligned with the input for the uniqueness messages */
+	r = dec_list_items(x, seq, f, DEC_LIST_ALIGNED, out->ports, sizeof(*out->ports), &out->n_ports,
+			   decode_service_port, NULL);
+	if (r < 0)
+		return r;
 	return check_service_ports(x, seq, f, out);
 }
 
-static int decode_slice_port(struct dec *x, const struct ynode *m, const char *f,
-			     struct slice_port *p)
+/* ctx: the slice, whose earlier ports this one's name must differ from */
+static int decode_slice_port(struct dec *x, const struct ynode *m, const char *f, size_t i,
+			     void *elem, void *ctx)
 {
+	const struct endpoint_slice *e = ctx;
+	struct slice_port *p = elem;
+	char fn[FIELD_MAX];
 	int64_t port = -1;
 	int r;
 
@@ -296,52 +281,45 @@ static int decode_slice_port(struct dec *x, const struct ynode *m, const char *f
 	if (dec_fatal(r))
 		return r;
 	p->port = (int32_t)port; /* -1: absent, "all ports" */
-	if (strdup_default(&p->name, "") < 0 || strdup_default(&p->protocol, "TCP") < 0)
+	if (dec_default(&p->name, "") < 0 || dec_default(&p->protocol, "TCP") < 0)
 		return -ENOMEM;
+	for (size_t j = 0; e->ports[i].name && j + 1 < e->n_ports; j++)
+		if (e->ports[j].name && strcmp(e->ports[j].name, e->ports[i].name) == 0 &&
+		    dec_fatal(dec_err(x, m, field_key(fn, f, "name"),
+				      "\"%s\" is used twice (also ports[%zu]); port names must be unique",
+				      e->ports[i].name, j)))
+			return -ENOMEM;
 	return 0;
 }
 
 static int decode_slice_ports(struct dec *x, const struct ynode *root, struct endpoint_slice *e)
 {
 	const struct ynode *seq;
-	const char *f = "ports";
-	int r = dec_seq(x, root, "ports", "", &seq);
+	char f[FIELD_MAX];
+	int r = dec_list_open(x, root, "", "ports", false, 0, 100, f, &seq);
 
 	if (r < 0 || !seq)
-		return dec_fatal(r);
-	if ((r = dec_count(x, seq, f, 0, 100)) < 0)
-		return dec_fatal(r);
+		return r;
 	e->ports = dec_calloc(seq->n, sizeof(*e->ports));
-	if (!e->ports)
-		return -ENOMEM;
-	for (size_t i = 0; i < seq->n; i++) {
-		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
-		char fi[FIELD_MAX], fn[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		field_idx(fi, f, i);
-		r = decode_slice_port(x, it, fi, &e->ports[e->n_ports++]);
-		if (r < 0)
-			return r;
-		for (size_t j = 0; e->ports[i].name && j + 1 < e->n_ports; j++)
-			if (e->ports[j].name && strcmp(e->ports[j].name, e->ports[i].name) == 0 &&
-			    dec_fatal(dec_err(x, it, field_key(fn, fi, "name"),
-					      "\"%s\" is used twice (also %s[%zu]); port names must be unique",
-					      e->ports[i].name, f, j)))
-				return -ENOMEM;
-	}
-	return 0;
+	return dec_list_items(x, seq, f, DEC_LIST_COMPACT, e->ports, sizeof(*e->ports), &e->n_ports,
+			      decode_slice_port, e);
 }
 
-/* type_ok false: the addressType was bad (already reported), so addresses are not checked
- * against it, but everything else still is, so that every error is reported. */
-static int decode_endpoint(struct dec *x, const struct ynode *m, const char *f,
-			   enum address_type t, bool type_ok, struct slice_endpoint *ep)
+/* The slice's addressType, for its endpoints' addresses. type_ok false: it was bad (already
+ * reported), so addresses are not checked against it, but everything else still is, so that
+ * every error is reported. */
+struct endpoint_ctx {
+	enum address_type t;
+	bool type_ok;
+};
+
+static int decode_endpoint(struct dec *x, const struct ynode *m, const char *f, size_t i,
+			   void *elem, void *ctx)
 {
+	const struct endpoint_ctx *c = ctx;
+	enum address_type t = c->t;
+	bool type_ok = c->type_ok;
+	struct slice_endpoint *ep = elem;
 	const struct ynode *addrs, *cond;
 	char fa[FIELD_MAX], fc[FIELD_MAX], q[128];
 	int r;
@@ -360,23 +338,23 @@ static int decode_endpoint(struct dec *x, const struct ynode *m, const char *f,
 	ep->addresses = dec_calloc(addrs->n, sizeof(char *));
 	if (!ep->addresses)
 		return -ENOMEM;
-	for (size_t i = 0; i < addrs->n; i++) {
+	for (size_t k = 0; k < addrs->n; k++) {
 		char fi[FIELD_MAX], *a = NULL;
 		bool ok;
 
-		r = dec_str_node(x, addrs->kids[i], field_idx(fi, fa, i), &a);
+		r = dec_str_node(x, addrs->kids[k], field_idx(fi, fa, k), &a);
 		if (r < 0) {
 			if (dec_fatal(r))
 				return r;
 			continue;
 		}
-		if (!a && dec_fatal(dec_required(x, addrs->kids[i], fi)))
+		if (!a && dec_fatal(dec_required(x, addrs->kids[k], fi)))
 			return -ENOMEM;
 		if (!a)
 			continue;
 		ok = !type_ok || (t == ADDR_IPV4 ? valid_ipv4(a) : t == ADDR_IPV6 ? valid_ipv6(a) :
 				  valid_dns1123_subdomain(a));
-		if (!ok && dec_fatal(dec_err(x, addrs->kids[i], fi, "%s is not a valid %s address",
+		if (!ok && dec_fatal(dec_err(x, addrs->kids[k], fi, "%s is not a valid %s address",
 					     dec_quote(q, sizeof(q), a, strlen(a)),
 					     t == ADDR_IPV4 ? "IPv4" : t == ADDR_IPV6 ? "IPv6" : "FQDN"))) {
 			free(a);
@@ -423,40 +401,24 @@ static int decode_address_type(struct dec *x, const struct ynode *root, struct e
 int decode_endpoint_slice(struct dec *x, const struct ynode *root, struct endpoint_slice *out)
 {
 	const struct ynode *seq;
-	const char *f = "endpoints";
-	bool type_ok;
+	struct endpoint_ctx c;
+	char f[FIELD_MAX];
 	int r;
 
 	for (size_t i = 0; i < out->m.labels.n; i++)
 		if (strcmp(out->m.labels.v[i].key, SERVICE_NAME_LABEL) == 0 &&
 		    !(out->service_name = strdup(out->m.labels.v[i].value)))
 			return -ENOMEM;
-	if ((r = decode_address_type(x, root, out, &type_ok)) < 0 ||
+	if ((r = decode_address_type(x, root, out, &c.type_ok)) < 0 ||
 	    (r = decode_slice_ports(x, root, out)) < 0)
 		return r;
-	r = dec_seq(x, root, "endpoints", "", &seq);
+	r = dec_list_open(x, root, "", "endpoints", false, 0, 1000, f, &seq);
 	if (r < 0 || !seq)
-		return dec_fatal(r);
-	if ((r = dec_count(x, seq, f, 0, 1000)) < 0)
-		return dec_fatal(r);
+		return r;
+	c.t = out->address_type;
 	out->endpoints = dec_calloc(seq->n, sizeof(*out->endpoints));
-	if (!out->endpoints)
-		return -ENOMEM;
-	for (size_t i = 0; i < seq->n; i++) {
-		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
-		char fi[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		r = decode_endpoint(x, it, field_idx(fi, f, i), out->address_type, type_ok,
-				    &out->endpoints[out->n_endpoints++]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return dec_list_items(x, seq, f, DEC_LIST_COMPACT, out->endpoints, sizeof(*out->endpoints),
+			      &out->n_endpoints, decode_endpoint, &c);
 }
 
 int decode_namespace(struct dec *x, const struct ynode *root, struct namespace_obj *out)

@@ -10,19 +10,8 @@
 #include "model/decode.h"
 #include "model/validate.h"
 
-#define WHAT_SECTION "a valid section name (lowercase RFC 1123 subdomain, 1..253 characters)"
-#define WHAT_GROUP "a valid group (empty or a lowercase RFC 1123 subdomain, at most 253 characters)"
-#define WHAT_KIND "a valid kind (a letter, then letters, digits or '-', ending with a letter or " \
-		  "digit, 1..63 characters)"
 #define WHAT_HOSTNAME "a valid hostname (optional \"*.\" then a lowercase RFC 1123 subdomain, " \
 		      "1..253 characters)"
-
-static bool valid_object_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= 253;
-}
 
 static bool valid_description(const char *s)
 {
@@ -67,9 +56,10 @@ static enum selector_op op_of(const char *s, bool *ok)
 	return SEL_IN;
 }
 
-static int decode_requirement(struct dec *x, const struct ynode *m, const char *f,
-			      struct selector_requirement *req)
+static int decode_requirement(struct dec *x, const struct ynode *m, const char *f, size_t i,
+			      void *elem, void *ctx)
 {
+	struct selector_requirement *req = elem;
 	const struct ynode *vals;
 	char *op = NULL;
 	char fv[FIELD_MAX], q[128];
@@ -105,10 +95,10 @@ static int decode_requirement(struct dec *x, const struct ynode *m, const char *
 	req->values = dec_calloc(vals->n, sizeof(char *));
 	if (!req->values)
 		return -ENOMEM;
-	for (size_t i = 0; i < vals->n; i++) {
+	for (size_t k = 0; k < vals->n; k++) {
 		char fi[FIELD_MAX], *v = NULL;
 
-		r = dec_str_node(x, vals->kids[i], field_idx(fi, fv, i), &v);
+		r = dec_str_node(x, vals->kids[k], field_idx(fi, fv, k), &v);
 		if (dec_fatal(r))
 			return r;
 		if (!v)
@@ -129,27 +119,12 @@ static int decode_selector(struct dec *x, const struct ynode *m, const char *f,
 
 	if (dec_fatal(r))
 		return r;
-	r = dec_seq(x, m, "matchExpressions", f, &exprs);
+	r = dec_list_open(x, m, f, "matchExpressions", false, 0, SIZE_MAX, fe, &exprs);
 	if (r < 0 || !exprs)
-		return dec_fatal(r);
-	field_key(fe, f, "matchExpressions");
+		return r;
 	sel->exprs = dec_calloc(exprs->n, sizeof(*sel->exprs));
-	if (!sel->exprs)
-		return -ENOMEM;
-	for (size_t i = 0; i < exprs->n; i++) {
-		const struct ynode *it = dec_item_map(x, exprs, i, fe, &r);
-		char fi[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		r = decode_requirement(x, it, field_idx(fi, fe, i), &sel->exprs[sel->n_exprs++]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return dec_list_items(x, exprs, fe, DEC_LIST_COMPACT, sel->exprs, sizeof(*sel->exprs),
+			      &sel->n_exprs, decode_requirement, NULL);
 }
 
 static int decode_namespaces(struct dec *x, const struct ynode *ar, const char *f, struct listener *l)
@@ -185,39 +160,30 @@ static int decode_namespaces(struct dec *x, const struct ynode *ar, const char *
 	return decode_selector(x, sel, field_key(fs, fn, "selector"), l->selector);
 }
 
+static int decode_kind(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
+		       void *ctx)
+{
+	struct route_group_kind *k = elem;
+
+	if (dec_fatal(dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &k->group)) ||
+	    dec_fatal(dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &k->kind)))
+		return -ENOMEM;
+	if (!k->group && !(k->group = strdup(GATEWAY_GROUP)))
+		return -ENOMEM;
+	return 0;
+}
+
 static int decode_kinds(struct dec *x, const struct ynode *ar, const char *f, struct listener *l)
 {
 	const struct ynode *kinds;
 	char fk[FIELD_MAX];
-	int r = dec_seq(x, ar, "kinds", f, &kinds);
+	int r = dec_list_open(x, ar, f, "kinds", false, 0, 8, fk, &kinds);
 
 	if (r < 0 || !kinds)
-		return dec_fatal(r);
-	field_key(fk, f, "kinds");
-	if ((r = dec_count(x, kinds, fk, 0, 8)) < 0)
-		return dec_fatal(r);
+		return r;
 	l->kinds = dec_calloc(kinds->n, sizeof(*l->kinds));
-	if (!l->kinds)
-		return -ENOMEM;
-	for (size_t i = 0; i < kinds->n; i++) {
-		const struct ynode *it = dec_item_map(x, kinds, i, fk, &r);
-		struct route_group_kind *k = &l->kinds[l->n_kinds];
-		char fi[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		l->n_kinds++;
-		field_idx(fi, fk, i);
-		if (dec_fatal(dec_str_checked(x, it, "group", fi, false, valid_group, WHAT_GROUP, &k->group)) ||
-		    dec_fatal(dec_str_checked(x, it, "kind", fi, true, valid_kind, WHAT_KIND, &k->kind)))
-			return -ENOMEM;
-		if (!k->group && !(k->group = strdup(GATEWAY_GROUP)))
-			return -ENOMEM;
-	}
-	return 0;
+	return dec_list_items(x, kinds, fk, DEC_LIST_COMPACT, l->kinds, sizeof(*l->kinds), &l->n_kinds,
+			      decode_kind, NULL);
 }
 
 static int decode_listener(struct dec *x, const struct ynode *m, const char *f, struct listener *l)
@@ -334,39 +300,28 @@ static int check_listeners_distinct(struct dec *x, const struct ynode *seq, cons
 	return 0;
 }
 
+static int listener_item(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
+			 void *ctx)
+{
+	int r = decode_listener(x, m, f, elem);
+
+	return r < 0 ? r : check_listener_protocol(x, m, f, elem);
+}
+
 static int decode_listeners(struct dec *x, const struct ynode *spec, struct gateway *g)
 {
 	const struct ynode *seq;
-	const char *f = "spec.listeners";
-	int r = dec_seq(x, spec, "listeners", "spec", &seq);
+	char f[FIELD_MAX];
+	int r = dec_list_open(x, spec, "spec", "listeners", true, 1, 64, f, &seq);
 
-	if (r < 0)
-		return dec_fatal(r);
-	if (!seq)
-		return dec_fatal(dec_required(x, spec, f));
-	if ((r = dec_count(x, seq, f, 1, 64)) < 0)
-		return dec_fatal(r);
+	if (r < 0 || !seq)
+		return r;
 	g->listeners = dec_calloc(seq->n, sizeof(*g->listeners));
-	if (!g->listeners)
-		return -ENOMEM;
-	for (size_t i = 0; i < seq->n; i++) {
-		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
-		struct listener *l = &g->listeners[g->n_listeners];
-		char fi[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			/* keep indexes aligned with the input for the distinctness messages */
-			g->n_listeners++;
-			continue;
-		}
-		g->n_listeners++;
-		field_idx(fi, f, i);
-		if ((r = decode_listener(x, it, fi, l)) < 0 ||
-		    (r = check_listener_protocol(x, it, fi, l)) < 0)
-			return r;
-	}
+	/* aligned with the input for the distinctness messages */
+	r = dec_list_items(x, seq, f, DEC_LIST_ALIGNED, g->listeners, sizeof(*g->listeners),
+			   &g->n_listeners, listener_item, NULL);
+	if (r < 0)
+		return r;
 	return check_listeners_distinct(x, seq, f, g);
 }
 
@@ -412,47 +367,42 @@ static int check_address(struct dec *x, const struct ynode *it, const char *fi,
 	return 0;
 }
 
+/* ctx: the gateway, whose earlier addresses are checked against this one */
+static int decode_address(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
+			  void *ctx)
+{
+	const struct gateway *g = ctx;
+	struct gateway_address *a = elem;
+	int r;
+
+	r = dec_str_checked(x, m, "type", f, false, valid_address_type,
+			    "a valid address type (IPAddress, Hostname, NamedAddress or a "
+			    "domain-prefixed name)", &a->type);
+	if (dec_fatal(r))
+		return r;
+	if (dec_fatal(dec_str_checked(x, m, "value", f, false, valid_address_value,
+				      "at most 253 characters long", &a->value)))
+		return -ENOMEM;
+	if (!a->type && r == 0 && !(a->type = strdup("IPAddress")))
+		return -ENOMEM;
+	if (!a->value && !(a->value = strdup("")))
+		return -ENOMEM;
+	if (a->type && dec_fatal(check_address(x, m, f, a, g, g->n_addresses - 1)))
+		return -ENOMEM;
+	return 0;
+}
+
 static int decode_addresses(struct dec *x, const struct ynode *spec, struct gateway *g)
 {
 	const struct ynode *seq;
-	const char *f = "spec.addresses";
-	int r = dec_seq(x, spec, "addresses", "spec", &seq);
+	char f[FIELD_MAX];
+	int r = dec_list_open(x, spec, "spec", "addresses", false, 0, 16, f, &seq);
 
 	if (r < 0 || !seq)
-		return dec_fatal(r);
-	if ((r = dec_count(x, seq, f, 0, 16)) < 0)
-		return dec_fatal(r);
+		return r;
 	g->addresses = dec_calloc(seq->n, sizeof(*g->addresses));
-	if (!g->addresses)
-		return -ENOMEM;
-	for (size_t i = 0; i < seq->n; i++) {
-		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
-		struct gateway_address *a = &g->addresses[g->n_addresses];
-		char fi[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		g->n_addresses++;
-		field_idx(fi, f, i);
-		r = dec_str_checked(x, it, "type", fi, false, valid_address_type,
-				    "a valid address type (IPAddress, Hostname, NamedAddress or a "
-				    "domain-prefixed name)", &a->type);
-		if (dec_fatal(r))
-			return r;
-		if (dec_fatal(dec_str_checked(x, it, "value", fi, false, valid_address_value,
-					      "at most 253 characters long", &a->value)))
-			return -ENOMEM;
-		if (!a->type && r == 0 && !(a->type = strdup("IPAddress")))
-			return -ENOMEM;
-		if (!a->value && !(a->value = strdup("")))
-			return -ENOMEM;
-		if (a->type && dec_fatal(check_address(x, it, fi, a, g, g->n_addresses - 1)))
-			return -ENOMEM;
-	}
-	return 0;
+	return dec_list_items(x, seq, f, DEC_LIST_COMPACT, g->addresses, sizeof(*g->addresses),
+			      &g->n_addresses, decode_address, g);
 }
 
 int decode_gateway(struct dec *x, const struct ynode *root, struct gateway *out)
@@ -464,8 +414,8 @@ int decode_gateway(struct dec *x, const struct ynode *root, struct gateway *out)
 		return dec_fatal(r);
 	if (!spec)
 		return dec_fatal(dec_required(x, root, "spec"));
-	r = dec_str_checked(x, spec, "gatewayClassName", "spec", true, valid_object_name,
-			    "a valid name (1..253 characters)", &out->class_name);
+	r = dec_str_checked(x, spec, "gatewayClassName", "spec", true, valid_object_name, WHAT_NAME,
+			    &out->class_name);
 	if (dec_fatal(r))
 		return r;
 	if ((r = decode_listeners(x, spec, out)) < 0)

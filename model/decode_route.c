@@ -10,20 +10,8 @@
 #include "model/decode.h"
 #include "model/validate.h"
 
-#define WHAT_SECTION "a valid section name (lowercase RFC 1123 subdomain, 1..253 characters)"
-#define WHAT_GROUP "a valid group (empty or a lowercase RFC 1123 subdomain, at most 253 characters)"
-#define WHAT_KIND "a valid kind (a letter, then letters, digits or '-', ending with a letter or " \
-		  "digit, 1..63 characters)"
 #define WHAT_NAMESPACE "a valid namespace (RFC 1123 label: lowercase letters, digits and '-', " \
 		       "1..63 characters)"
-#define WHAT_NAME "a valid name (1..253 characters)"
-
-static bool valid_object_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= 253;
-}
 
 static bool is_v1alpha2(const struct dec *x)
 {
@@ -32,18 +20,12 @@ static bool is_v1alpha2(const struct dec *x)
 	return v && strcmp(v, "/v1alpha2") == 0;
 }
 
-/* def may be NULL when the object's namespace was invalid (the object is dropped anyway) */
-static int strdup_default(char **p, const char *def)
+/* ctx: the route, whose namespace is the default */
+static int decode_parent(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
+			 void *ctx)
 {
-	if (*p || !def)
-		return 0;
-	*p = strdup(def);
-	return *p ? 0 : -ENOMEM;
-}
-
-static int decode_parent(struct dec *x, const struct ynode *m, const char *f, const char *route_ns,
-			 struct parent_ref *p)
-{
+	const struct tcp_route *rt = ctx;
+	struct parent_ref *p = elem;
 	int64_t port = 0;
 	bool has_port;
 	int r;
@@ -64,8 +46,8 @@ static int decode_parent(struct dec *x, const struct ynode *m, const char *f, co
 	p->kind_set = ymap_get(m, "kind") && p->kind;
 	p->namespace_set = ymap_get(m, "namespace") && p->namespace;
 	/* defaults of §2.1: the route's own namespace, a Gateway of the Gateway API group */
-	if (strdup_default(&p->group, GATEWAY_GROUP) < 0 || strdup_default(&p->kind, "Gateway") < 0 ||
-	    strdup_default(&p->namespace, route_ns) < 0)
+	if (dec_default(&p->group, GATEWAY_GROUP) < 0 || dec_default(&p->kind, "Gateway") < 0 ||
+	    dec_default(&p->namespace, rt->m.namespace) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -126,36 +108,26 @@ static int check_parents_distinct(struct dec *x, const struct ynode *seq, const 
 static int decode_parents(struct dec *x, const struct ynode *spec, struct tcp_route *rt)
 {
 	const struct ynode *seq;
-	const char *f = "spec.parentRefs";
-	int r = dec_seq(x, spec, "parentRefs", "spec", &seq);
+	char f[FIELD_MAX];
+	int r = dec_list_open(x, spec, "spec", "parentRefs", false, 0, 32, f, &seq);
 
 	if (r < 0 || !seq)
-		return dec_fatal(r);
-	if ((r = dec_count(x, seq, f, 0, 32)) < 0)
-		return dec_fatal(r);
+		return r;
 	rt->parents = dec_calloc(seq->n, sizeof(*rt->parents));
-	if (!rt->parents)
-		return -ENOMEM;
-	for (size_t i = 0; i < seq->n; i++) {
-		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
-		char fi[FIELD_MAX];
-
-		rt->n_parents++; /* indexes stay aligned with the input */
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		r = decode_parent(x, it, field_idx(fi, f, i), rt->m.namespace, &rt->parents[i]);
-		if (r < 0)
-			return r;
-	}
+	/* aligned with the input for the distinctness messages */
+	r = dec_list_items(x, seq, f, DEC_LIST_ALIGNED, rt->parents, sizeof(*rt->parents),
+			   &rt->n_parents, decode_parent, rt);
+	if (r < 0)
+		return r;
 	return check_parents_distinct(x, seq, f, rt, is_v1alpha2(x));
 }
 
-static int decode_backend(struct dec *x, const struct ynode *m, const char *f, const char *route_ns,
-			  struct backend_ref *b)
+/* ctx: the route, whose namespace is the default */
+static int decode_backend(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
+			  void *ctx)
 {
+	const struct tcp_route *rt = ctx;
+	struct backend_ref *b = elem;
 	int64_t port = 0, weight = 1;
 	bool has_port;
 	char fp[FIELD_MAX];
@@ -175,8 +147,8 @@ static int decode_backend(struct dec *x, const struct ynode *m, const char *f, c
 	if (dec_fatal(dec_int(x, m, "weight", f, 0, 1000000, &weight, NULL)))
 		return -ENOMEM;
 	b->weight = (uint32_t)weight;
-	if (strdup_default(&b->group, "") < 0 || strdup_default(&b->kind, "Service") < 0 ||
-	    strdup_default(&b->namespace, route_ns) < 0)
+	if (dec_default(&b->group, "") < 0 || dec_default(&b->kind, "Service") < 0 ||
+	    dec_default(&b->namespace, rt->m.namespace) < 0)
 		return -ENOMEM;
 	/* the CRD's CEL: "Must have port for Service reference" */
 	if (r == 0 && !has_port && b->group[0] == '\0' && strcmp(b->kind, "Service") == 0)
@@ -185,7 +157,7 @@ static int decode_backend(struct dec *x, const struct ynode *m, const char *f, c
 	return 0;
 }
 
-static int decode_rule(struct dec *x, const struct ynode *m, const char *f, const char *route_ns,
+static int decode_rule(struct dec *x, const struct ynode *m, const char *f, struct tcp_route *rt,
 		       struct route_rule *rule)
 {
 	const struct ynode *seq;
@@ -195,74 +167,50 @@ static int decode_rule(struct dec *x, const struct ynode *m, const char *f, cons
 	r = dec_str_checked(x, m, "name", f, false, valid_section_name, WHAT_SECTION, &rule->name);
 	if (dec_fatal(r))
 		return r;
-	field_key(fb, f, "backendRefs");
-	r = dec_seq(x, m, "backendRefs", f, &seq);
-	if (r < 0)
-		return dec_fatal(r);
-	if (!seq)
-		return dec_fatal(dec_required(x, m, fb));
-	if ((r = dec_count(x, seq, fb, 1, 16)) < 0)
-		return dec_fatal(r);
+	r = dec_list_open(x, m, f, "backendRefs", true, 1, 16, fb, &seq);
+	if (r < 0 || !seq)
+		return r;
 	rule->refs = dec_calloc(seq->n, sizeof(*rule->refs));
-	if (!rule->refs)
-		return -ENOMEM;
-	for (size_t i = 0; i < seq->n; i++) {
-		const struct ynode *it = dec_item_map(x, seq, i, fb, &r);
-		char fi[FIELD_MAX];
+	return dec_list_items(x, seq, fb, DEC_LIST_COMPACT, rule->refs, sizeof(*rule->refs),
+			      &rule->n_refs, decode_backend, rt);
+}
 
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		r = decode_backend(x, it, field_idx(fi, fb, i), route_ns, &rule->refs[rule->n_refs++]);
-		if (r < 0)
-			return r;
-	}
+/* ctx: the route, whose earlier rules this one's name must differ from */
+static int rule_item(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
+		     void *ctx)
+{
+	struct tcp_route *rt = ctx;
+	struct route_rule *rule = elem;
+	char fn[FIELD_MAX], q[128];
+	int r = decode_rule(x, m, f, rt, rule);
+
+	if (r < 0)
+		return r;
+	for (size_t j = 0; rule->name && j + 1 < rt->n_rules; j++)
+		if (rt->rules[j].name && strcmp(rt->rules[j].name, rule->name) == 0 &&
+		    dec_fatal(dec_err(x, ymap_get(m, "name"), field_key(fn, f, "name"),
+				      "rule name %s is used twice; rule names must be unique",
+				      dec_quote(q, sizeof(q), rule->name, strlen(rule->name)))))
+			return -ENOMEM;
 	return 0;
 }
 
 static int decode_rules(struct dec *x, const struct ynode *spec, struct tcp_route *rt)
 {
 	const struct ynode *seq;
-	const char *f = "spec.rules";
-	char q[128];
-	int r = dec_seq(x, spec, "rules", "spec", &seq);
+	char f[FIELD_MAX];
+	int r = dec_list_open(x, spec, "spec", "rules", true, 0, SIZE_MAX, f, &seq);
 
-	if (r < 0)
-		return dec_fatal(r);
-	if (!seq)
-		return dec_fatal(dec_required(x, spec, f));
+	if (r < 0 || !seq)
+		return r;
 	/* v1 allows exactly one rule, v1alpha2 up to 16 (§0). Past the v1 limit but within 16
 	 * the rules are still checked, so that their errors are reported too. */
 	r = dec_count(x, seq, f, 1, is_v1alpha2(x) ? 16 : 1);
 	if (r < 0 && (dec_fatal(r) || seq->n == 0 || seq->n > 16))
 		return dec_fatal(r);
 	rt->rules = dec_calloc(seq->n, sizeof(*rt->rules));
-	if (!rt->rules)
-		return -ENOMEM;
-	for (size_t i = 0; i < seq->n; i++) {
-		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
-		struct route_rule *rule = &rt->rules[rt->n_rules];
-		char fi[FIELD_MAX], fn[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		rt->n_rules++;
-		r = decode_rule(x, it, field_idx(fi, f, i), rt->m.namespace, rule);
-		if (r < 0)
-			return r;
-		for (size_t j = 0; rule->name && j + 1 < rt->n_rules; j++)
-			if (rt->rules[j].name && strcmp(rt->rules[j].name, rule->name) == 0 &&
-			    dec_fatal(dec_err(x, ymap_get(it, "name"), field_key(fn, fi, "name"),
-					      "rule name %s is used twice; rule names must be unique",
-					      dec_quote(q, sizeof(q), rule->name, strlen(rule->name)))))
-				return -ENOMEM;
-	}
-	return 0;
+	return dec_list_items(x, seq, f, DEC_LIST_COMPACT, rt->rules, sizeof(*rt->rules), &rt->n_rules,
+			      rule_item, rt);
 }
 
 int decode_tcp_route(struct dec *x, const struct ynode *root, struct tcp_route *out)
@@ -279,20 +227,29 @@ int decode_tcp_route(struct dec *x, const struct ynode *root, struct tcp_route *
 	return decode_rules(x, spec, out);
 }
 
-static int grant_list(struct dec *x, const struct ynode *spec, const char *key,
-		      const struct ynode **seq, char *f)
+static int decode_grant_from(struct dec *x, const struct ynode *m, const char *f, size_t i,
+			     void *elem, void *ctx)
 {
-	int r = dec_seq(x, spec, key, "spec", seq);
+	struct grant_from *g = elem;
 
-	field_key(f, "spec", key);
-	if (r < 0)
-		return dec_fatal(r);
-	if (!*seq)
-		return dec_fatal(dec_required(x, spec, f));
-	r = dec_count(x, *seq, f, 1, 16);
-	if (r < 0)
-		*seq = NULL;
-	return dec_fatal(r);
+	if (dec_fatal(dec_str_checked(x, m, "group", f, true, valid_group, WHAT_GROUP, &g->group)) ||
+	    dec_fatal(dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &g->kind)) ||
+	    dec_fatal(dec_str_checked(x, m, "namespace", f, true, valid_dns1123_label, WHAT_NAMESPACE,
+				      &g->namespace)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int decode_grant_to(struct dec *x, const struct ynode *m, const char *f, size_t i,
+			   void *elem, void *ctx)
+{
+	struct grant_to *g = elem;
+
+	if (dec_fatal(dec_str_checked(x, m, "group", f, true, valid_group, WHAT_GROUP, &g->group)) ||
+	    dec_fatal(dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &g->kind)) ||
+	    dec_fatal(dec_str_checked(x, m, "name", f, false, valid_object_name, WHAT_NAME, &g->name)))
+		return -ENOMEM;
+	return 0;
 }
 
 int decode_reference_grant(struct dec *x, const struct ynode *root, struct reference_grant *out)
@@ -305,47 +262,19 @@ int decode_reference_grant(struct dec *x, const struct ynode *root, struct refer
 		return dec_fatal(r);
 	if (!spec) /* required since v1.6 (§5.4) */
 		return dec_fatal(dec_required(x, root, "spec"));
-	if (grant_list(x, spec, "from", &from, ff) < 0 || grant_list(x, spec, "to", &to, ft) < 0)
+	/* both lists are checked before their items, so their errors come first */
+	if (dec_list_open(x, spec, "spec", "from", true, 1, 16, ff, &from) < 0 ||
+	    dec_list_open(x, spec, "spec", "to", true, 1, 16, ft, &to) < 0)
 		return -ENOMEM;
 	out->from = dec_calloc(from ? from->n : 0, sizeof(*out->from));
 	out->to = dec_calloc(to ? to->n : 0, sizeof(*out->to));
 	if (!out->from || !out->to)
 		return -ENOMEM;
-	for (size_t i = 0; from && i < from->n; i++) {
-		const struct ynode *it = dec_item_map(x, from, i, ff, &r);
-		struct grant_from *g = &out->from[out->n_from];
-		char fi[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		out->n_from++;
-		field_idx(fi, ff, i);
-		if (dec_fatal(dec_str_checked(x, it, "group", fi, true, valid_group, WHAT_GROUP, &g->group)) ||
-		    dec_fatal(dec_str_checked(x, it, "kind", fi, true, valid_kind, WHAT_KIND, &g->kind)) ||
-		    dec_fatal(dec_str_checked(x, it, "namespace", fi, true, valid_dns1123_label,
-					      WHAT_NAMESPACE, &g->namespace)))
-			return -ENOMEM;
-	}
-	for (size_t i = 0; to && i < to->n; i++) {
-		const struct ynode *it = dec_item_map(x, to, i, ft, &r);
-		struct grant_to *g = &out->to[out->n_to];
-		char fi[FIELD_MAX];
-
-		if (!it) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		out->n_to++;
-		field_idx(fi, ft, i);
-		if (dec_fatal(dec_str_checked(x, it, "group", fi, true, valid_group, WHAT_GROUP, &g->group)) ||
-		    dec_fatal(dec_str_checked(x, it, "kind", fi, true, valid_kind, WHAT_KIND, &g->kind)) ||
-		    dec_fatal(dec_str_checked(x, it, "name", fi, false, valid_object_name, WHAT_NAME,
-					      &g->name)))
-			return -ENOMEM;
-	}
-	return 0;
+	if (from && (r = dec_list_items(x, from, ff, DEC_LIST_COMPACT, out->from, sizeof(*out->from),
+					&out->n_from, decode_grant_from, NULL)) < 0)
+		return r;
+	if (!to)
+		return 0;
+	return dec_list_items(x, to, ft, DEC_LIST_COMPACT, out->to, sizeof(*out->to), &out->n_to,
+			      decode_grant_to, NULL);
 }

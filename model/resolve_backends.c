@@ -176,7 +176,7 @@ static int endpoints_build(const struct rctx *c, const struct ref_result *rr,
 
 	for (size_t i = 0; i < n_sl; i++)
 		total += sl[i]->n_endpoints;
-	v = calloc(total ? total : 1, sizeof(*v));
+	v = calloc_array(total, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	n = collect(sl, n_sl, rr->sp, true, v);

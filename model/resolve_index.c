@@ -54,7 +54,7 @@ static int slice_cmp(const void *a, const void *b)
 static int sorted_ptrs(const void *base, size_t n, size_t size,
 		       int (*cmp)(const void *, const void *), const void ***ret)
 {
-	const void **v = calloc(n ? n : 1, sizeof(*v));
+	const void **v = calloc_array(n, sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
@@ -123,7 +123,7 @@ static int label_key_cmp(const void *a, const void *b)
  * route from it is checked against every Selector listener it names. */
 static int ns_labels_build(struct rctx *c)
 {
-	c->ns_labels = calloc(c->n_nss ? c->n_nss : 1, sizeof(*c->ns_labels));
+	c->ns_labels = calloc_array(c->n_nss, sizeof(*c->ns_labels));
 	if (!c->ns_labels)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_nss; i++) {
@@ -149,7 +149,7 @@ static int perms_build(struct rctx *c)
 
 	for (size_t i = 0; i < s->n_grants; i++)
 		n += grant_perms(&s->grants[i], NULL);
-	c->perms = calloc(n ? n : 1, sizeof(*c->perms));
+	c->perms = calloc_array(n, sizeof(*c->perms));
 	if (!c->perms)
 		return -ENOMEM;
 	n = 0;
@@ -196,7 +196,7 @@ int index_build(struct rctx *c)
 	if (r < 0)
 		return r;
 	/* Slices without the service-name label belong to no Service: leave them out. */
-	c->slices = calloc(s->n_slices ? s->n_slices : 1, sizeof(*c->slices));
+	c->slices = calloc_array(s->n_slices, sizeof(*c->slices));
 	if (!c->slices)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n_slices; i++)

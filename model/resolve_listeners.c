@@ -67,7 +67,7 @@ static int gateway_addresses(struct gw_state *gs)
 	const struct gateway *g = gs->g;
 	struct sbuf b = { 0 };
 
-	gs->addrs = calloc(g->n_addresses ? g->n_addresses : 1, sizeof(*gs->addrs));
+	gs->addrs = calloc_array(g->n_addresses, sizeof(*gs->addrs));
 	if (!gs->addrs)
 		return -ENOMEM;
 	for (size_t i = 0; i < g->n_addresses; i++) {
@@ -110,7 +110,7 @@ static int gateway_state(struct rctx *c, const struct gateway *g, struct gw_stat
 	int r;
 
 	gs->g = g;
-	gs->ls = calloc(g->n_listeners ? g->n_listeners : 1, sizeof(*gs->ls));
+	gs->ls = calloc_array(g->n_listeners, sizeof(*gs->ls));
 	if (!gs->ls)
 		return -ENOMEM;
 	for (size_t i = 0; i < g->n_listeners; i++) {
@@ -141,7 +141,7 @@ static int gw_ptr_cmp(const void *a, const void *b)
 int gateways_build(struct rctx *c)
 {
 	const struct store *s = c->s;
-	const struct gateway **v = calloc(s->n_gateways ? s->n_gateways : 1, sizeof(*v));
+	const struct gateway **v = calloc_array(s->n_gateways, sizeof(*v));
 	size_t n = 0;
 	int r = -ENOMEM;
 
@@ -151,7 +151,7 @@ int gateways_build(struct rctx *c)
 		if (class_is_ours(c, s->gateways[i].class_name))
 			v[n++] = &s->gateways[i];
 	qsort(v, n, sizeof(*v), gw_ptr_cmp);
-	c->gws = calloc(n ? n : 1, sizeof(*c->gws));
+	c->gws = calloc_array(n, sizeof(*c->gws));
 	if (!c->gws)
 		goto out;
 	c->n_gws = n;

@@ -31,7 +31,7 @@ static int shares_build(struct rctx *c, const struct route_state *rs, struct pla
 	const struct route_rule *rule = &rs->r->rules[0];
 	int r;
 
-	pl->shares = calloc(rule->n_refs ? rule->n_refs : 1, sizeof(*pl->shares));
+	pl->shares = calloc_array(rule->n_refs, sizeof(*pl->shares));
 	if (!pl->shares)
 		return -ENOMEM;
 	for (size_t j = 0; j < rule->n_refs; j++) {
@@ -118,7 +118,7 @@ int plan_build(struct rctx *c, struct plan **ret)
 
 	if (!p)
 		return -ENOMEM;
-	p->v = calloc(n ? n : 1, sizeof(*p->v));
+	p->v = calloc_array(n, sizeof(*p->v));
 	if (!p->v)
 		goto out;
 	for (size_t i = 0; i < c->n_gws; i++) {

@@ -132,13 +132,13 @@ static int refs_resolve(struct rctx *c, struct route_state *rs)
 {
 	const struct tcp_route *r = rs->r;
 
-	rs->refs = calloc(r->n_rules ? r->n_rules : 1, sizeof(*rs->refs));
+	rs->refs = calloc_array(r->n_rules, sizeof(*rs->refs));
 	if (!rs->refs)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n_rules; i++) {
 		const struct route_rule *rule = &r->rules[i];
 
-		rs->refs[i] = calloc(rule->n_refs ? rule->n_refs : 1, sizeof(**rs->refs));
+		rs->refs[i] = calloc_array(rule->n_refs, sizeof(**rs->refs));
 		if (!rs->refs[i])
 			return -ENOMEM;
 		for (size_t j = 0; j < rule->n_refs; j++)
@@ -157,7 +157,7 @@ static int rt_ptr_cmp(const void *a, const void *b)
 
 static int route_state(struct rctx *c, struct route_state *rs, size_t idx)
 {
-	rs->parents = calloc(rs->r->n_parents ? rs->r->n_parents : 1, sizeof(*rs->parents));
+	rs->parents = calloc_array(rs->r->n_parents, sizeof(*rs->parents));
 	if (!rs->parents)
 		return -ENOMEM;
 	for (size_t i = 0; i < rs->r->n_parents; i++)
@@ -169,7 +169,7 @@ static int route_state(struct rctx *c, struct route_state *rs, size_t idx)
 int routes_build(struct rctx *c)
 {
 	const struct store *s = c->s;
-	const struct tcp_route **v = calloc(s->n_routes ? s->n_routes : 1, sizeof(*v));
+	const struct tcp_route **v = calloc_array(s->n_routes, sizeof(*v));
 	int r = -ENOMEM;
 
 	if (!v)
@@ -177,7 +177,7 @@ int routes_build(struct rctx *c)
 	for (size_t i = 0; i < s->n_routes; i++)
 		v[i] = &s->routes[i];
 	qsort(v, s->n_routes, sizeof(*v), rt_ptr_cmp);
-	c->routes = calloc(s->n_routes ? s->n_routes : 1, sizeof(*c->routes));
+	c->routes = calloc_array(s->n_routes, sizeof(*c->routes));
 	if (!c->routes)
 		goto out;
 	c->n_routes = s->n_routes;

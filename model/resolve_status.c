@@ -218,7 +218,7 @@ static void gateway_conditions(struct rctx *c, const struct gw_state *gs, struct
 /* status.addresses: the IPAddress entries we match on, always with their type (§1.2). */
 static int gateway_addresses(const struct gw_state *gs, struct object_status *o)
 {
-	o->addresses = calloc(gs->n_addrs ? gs->n_addrs : 1, sizeof(*o->addresses));
+	o->addresses = calloc_array(gs->n_addrs, sizeof(*o->addresses));
 	if (!o->addresses)
 		return -ENOMEM;
 	for (size_t i = 0; i < gs->n_addrs; i++) {
@@ -246,7 +246,7 @@ static int gateway_status(struct rctx *c, const struct gw_state *gs, struct obje
 	r = gateway_addresses(gs, o);
 	if (r < 0)
 		return r;
-	o->listeners = calloc(g->n_listeners ? g->n_listeners : 1, sizeof(*o->listeners));
+	o->listeners = calloc_array(g->n_listeners, sizeof(*o->listeners));
 	if (!o->listeners)
 		return -ENOMEM;
 	for (size_t i = 0; i < g->n_listeners; i++) {
@@ -322,7 +322,7 @@ static int route_status(struct rctx *c, const struct route_state *rs, struct obj
 		goto out;
 	for (size_t i = 0; i < rs->r->n_parents; i++)
 		n += rs->parents[i].in_scope;
-	o->parents = calloc(n ? n : 1, sizeof(*o->parents));
+	o->parents = calloc_array(n, sizeof(*o->parents));
 	r = -ENOMEM;
 	if (!o->parents)
 		goto out;
@@ -384,7 +384,7 @@ int status_build(struct rctx *c, struct status_set **ret)
 
 	if (!st)
 		return -ENOMEM;
-	st->v = calloc(n ? n : 1, sizeof(*st->v));
+	st->v = calloc_array(n, sizeof(*st->v));
 	if (!st->v)
 		goto out;
 	r = status_fill(c, st);
