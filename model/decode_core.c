@@ -301,7 +301,8 @@ static int decode_slice_ports(struct dec *x, const struct ynode *root, struct en
 	if (r < 0 || !seq)
 		return r;
 	e->ports = dec_calloc(seq->n, sizeof(*e->ports));
-	return dec_list_items(x, seq, f, DEC_LIST_COMPACT, e->ports, sizeof(*e->ports), &e->n_ports,
+	/* aligned with the input: the uniqueness check compares by input index */
+	return dec_list_items(x, seq, f, DEC_LIST_ALIGNED, e->ports, sizeof(*e->ports), &e->n_ports,
 			      decode_slice_port, e);
 }
 

@@ -765,6 +765,9 @@ static void test_slice_rules(void **state)
 	expect_error(SLICE_HEAD "addressType: IPv4\nports: [{port: 65536}]\n", "ports[0].port", "out of range (0..65535)");
 	expect_error(SLICE_HEAD "addressType: IPv4\nports: [{name: a, port: 1}, {name: a, port: 2}]\n",
 		     "ports[1].name", "must be unique");
+	/* a bad item before them must not hide a duplicate, and indexes are the input's */
+	expect_error(SLICE_HEAD "addressType: IPv4\nports: [{name: a, port: 1}, x, {name: a, port: 2}]\n",
+		     "ports[2].name", "\"a\" is used twice (also ports[0])");
 	o = snprintf(buf, sizeof(buf), SLICE_HEAD "addressType: IPv4\nendpoints:\n- addresses: [");
 	for (int i = 0; i < 101; i++)
 		o += snprintf(buf + o, sizeof(buf) - o, "%s10.0.0.%d", i ? ", " : "", i % 250 + 1);
