@@ -5,6 +5,8 @@
  * it is in the kernel is saved in the state directory for `nftgate rollback`.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +86,9 @@ struct attempt {
 	struct nft_batch *nb;
 	struct nl_acks acks;
 	char saved[STATEDIR_NAME_MAX];
-	double commit_ms;
+	double commit_ms, snap_ms;
+	uint32_t genid;          /* the batch's fence */
+	bool from_record;        /* the snapshot came from the committed record */
 };
 
 static void attempt_clear(struct attempt *a)
@@ -96,18 +100,38 @@ static void attempt_clear(struct attempt *a)
 	a->saved[0] = '\0';
 }
 
+/* The table as the kernel holds it: from the committed record when the generation shows
+ * nothing changed since that commit (then only counters are read), else a full dump. The
+ * record serves once: a retry means the generation moved, and a record that no longer
+ * matches never will again (generations only grow). */
+static int take_snapshot(struct nl_sock *nl, const char *table, struct snapshot **rec,
+			 struct attempt *a, struct nft_error *e)
+{
+	double t0 = now_ms();
+	int r = -ESTALE;
+
+	if (*rec) {
+		r = snapshot_take_from_record(nl, *rec, &a->snap, &a->genid, e);
+		*rec = snapshot_free(*rec);
+	}
+	a->from_record = r == 0;
+	if (r == -ESTALE)
+		r = snapshot_take(nl, table, &a->snap, &a->genid, e);
+	a->snap_ms = now_ms() - t0;
+	return r;
+}
+
 /* Snapshot the table, save it, build the batch fenced by the snapshot's generation, send. */
 static int attempt_once(struct nl_sock *nl, int dirfd, const struct ruleset *rs, int fail_at,
-			struct attempt *a, struct nft_error *e)
+			struct snapshot **rec, struct attempt *a, struct nft_error *e)
 {
-	uint32_t genid = 0;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	struct apply_opts o = { .genid = &genid, .fail_at = fail_at };
+	struct apply_opts o = { .genid = &a->genid, .fail_at = fail_at };
 	double t0;
 	int r;
 
-	r = snapshot_take(nl, rs->table, &a->snap, &genid, e);
+	r = take_snapshot(nl, rs->table, rec, a, e);
 	if (r < 0)
 		return r;
 	r = snapshot_encode(a->snap, &buf, &len);
@@ -133,11 +157,60 @@ static int attempt_once(struct nl_sock *nl, int dirfd, const struct ruleset *rs,
 	return batch_outcome(a->nb, &a->acks, e);
 }
 
+/* The committed record of this table in this netns, or NULL: a missing, unreadable or
+ * damaged record, or one of another table, boot or netns, only means a full dump. */
+static struct snapshot *load_record(struct nl_sock *nl, int dirfd, const char *table)
+{
+	struct nl_netns_id here, there;
+	struct snapshot *rec = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (nl_netns_id(nl, &here) < 0 ||
+	    statedir_record_read(dirfd, table, SNAPSHOT_MAX_BYTES, &buf, &len, NULL) < 0)
+		return NULL;
+	if (record_decode(buf, len, &there, &rec, NULL) < 0)
+		rec = NULL;
+	free(buf);
+	if (rec && (strcmp(rec->table, table) || strcmp(here.boot, there.boot) ||
+		    here.cookie != there.cookie))
+		rec = snapshot_free(rec);
+	return rec;
+}
+
+/* After a commit: what the table now holds, as of the generation the commit produced.
+ * Best effort: without it the next apply dumps the table, which is only slower. */
+static void save_record(struct nl_sock *nl, int dirfd, const struct attempt *a)
+{
+	struct nft_error e = { 0 };
+	struct nl_netns_id id;
+	struct snapshot *s = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = nl_netns_id(nl, &id);
+	if (r == -ENOPROTOOPT)
+		return; /* before 5.14 the netns cannot be named: every apply dumps */
+	if (r >= 0)
+		r = snapshot_from_batch(a->nb, nl_gen_after_commit(a->genid), &s);
+	if (r >= 0)
+		r = record_encode(&id, s, s->genid, &buf, &len);
+	if (r >= 0)
+		r = statedir_record_save(dirfd, a->nb->table, buf, len, &e);
+	if (r < 0)
+		cli_error("note: the committed record was not saved (%s); the next apply will "
+			  "dump the table", e.msg[0] ? e.msg : strerror(-r));
+	free(buf);
+	snapshot_free(s);
+}
+
 static int apply_kernel(const struct cli *c, const struct ruleset *rs)
 {
 	struct nft_error e = { 0 };
 	struct attempt a = { 0 };
 	struct nl_sock *nl = NULL;
+	struct snapshot *rec = NULL;
 	int dirfd = -1, r, fail_at = test_fail_at();
 
 	r = nl_open(&nl, &e);
@@ -145,9 +218,11 @@ static int apply_kernel(const struct cli *c, const struct ruleset *rs)
 		r = probe_kernel(nl, &e);
 	if (r >= 0)
 		r = statedir_open(c->state_dir, &dirfd, &e);
+	if (r >= 0)
+		rec = load_record(nl, dirfd, c->table);
 	for (int tries = 0; r >= 0 && tries < APPLY_TRIES; tries++) {
 		nft_error_set(&e, 0, "%s", "");
-		r = attempt_once(nl, dirfd, rs, fail_at, &a, &e);
+		r = attempt_once(nl, dirfd, rs, fail_at, &rec, &a, &e);
 		if (r == 0)
 			break;
 		/* The transaction did not commit: its snapshot describes the current table and
@@ -169,13 +244,18 @@ static int apply_kernel(const struct cli *c, const struct ruleset *rs)
 		r = EXIT_REFUSED;
 		goto out;
 	}
+	a.snap = snapshot_free(a.snap); /* saved; only its memory is left */
+	counter_values_clear(&a.carry);
+	save_record(nl, dirfd, &a);
 	statedir_prune(dirfd, c->table, STATEDIR_KEEP, NULL);
 	printf("applied table inet %s: %zu listeners, %zu shares, %zu endpoints; one transaction "
-	       "of %zu messages (%zu bytes) committed in %.1f ms; snapshot %s\n", c->table,
-	       rs->plan->n, rs->n_shares, rs->n_plan_endpoints, a.nb->n, a.nb->bytes, a.commit_ms,
-	       a.saved);
+	       "of %zu messages (%zu bytes) committed in %.1f ms, generation %u; snapshot %s %s "
+	       "in %.1f ms\n", c->table, rs->plan->n, rs->n_shares, rs->n_plan_endpoints, a.nb->n,
+	       a.nb->bytes, a.commit_ms, nl_gen_after_commit(a.genid), a.saved,
+	       a.from_record ? "from the committed record" : "by dump", a.snap_ms);
 	r = EXIT_OK;
 out:
+	snapshot_free(rec);
 	attempt_clear(&a);
 	if (dirfd >= 0)
 		close(dirfd);

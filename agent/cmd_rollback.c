@@ -6,6 +6,7 @@
  * back through history (docs/rollback.md).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,9 @@ static void describe_replay(const void *ctx, uint32_t index, char *buf, size_t l
 	snapshot_describe_msg(ctx, index, buf, len);
 }
 
-static int restore_once(struct nl_sock *nl, const struct snapshot *s, struct nft_error *e)
+/* Sets *ret_genid to the generation the transaction was fenced with. */
+static int restore_once(struct nl_sock *nl, const struct snapshot *s, uint32_t *ret_genid,
+			struct nft_error *e)
 {
 	struct nft_batch *nb = NULL;
 	struct nl_acks acks = { 0 };
@@ -61,6 +64,8 @@ static int restore_once(struct nl_sock *nl, const struct snapshot *s, struct nft
 	r = nl_send_batch(nl, nb->b, nb->n, nb->seq_base + (uint32_t)nb->n - 1, &acks, e);
 	if (r >= 0)
 		r = batch_outcome(nb, &acks, e);
+	if (r >= 0)
+		*ret_genid = genid;
 out:
 	nl_acks_clear(&acks);
 	batch_free(nb);
@@ -99,6 +104,29 @@ static int load_newest(int dirfd, const struct cli *c, char *name, struct snapsh
 	return snapshot_check(*ret, e);
 }
 
+/* The table now holds exactly the replay of s: record that, as of the generation the
+ * restore produced, so that the next apply need not dump it. Best effort, as in apply. */
+static void save_record(struct nl_sock *nl, int dirfd, const struct snapshot *s, uint32_t genid)
+{
+	struct nft_error e = { 0 };
+	struct nl_netns_id id;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = nl_netns_id(nl, &id);
+	if (r == -ENOPROTOOPT)
+		return;
+	if (r >= 0)
+		r = record_encode(&id, s, nl_gen_after_commit(genid), &buf, &len);
+	if (r >= 0)
+		r = statedir_record_save(dirfd, s->table, buf, len, &e);
+	if (r < 0)
+		cli_error("note: the committed record was not saved (%s); the next apply will "
+			  "dump the table", e.msg[0] ? e.msg : strerror(-r));
+	free(buf);
+}
+
 int cmd_rollback(const struct cli *c)
 {
 	char name[STATEDIR_NAME_MAX], when[64] = "?";
@@ -106,6 +134,7 @@ int cmd_rollback(const struct cli *c)
 	struct snapshot *s = NULL;
 	struct nl_sock *nl = NULL;
 	int dirfd = -1, r;
+	uint32_t genid = 0;
 	struct tm tm;
 	time_t t;
 
@@ -119,7 +148,7 @@ int cmd_rollback(const struct cli *c)
 	if (r >= 0)
 		r = load_newest(dirfd, c, name, &s, &e);
 	for (int tries = 0; r >= 0 && tries < ROLLBACK_TRIES; tries++) {
-		r = restore_once(nl, s, &e);
+		r = restore_once(nl, s, &genid, &e);
 		if (r != -ERESTART)
 			break;
 	}
@@ -129,6 +158,7 @@ int cmd_rollback(const struct cli *c)
 		r = EXIT_REFUSED;
 		goto out;
 	}
+	save_record(nl, dirfd, s, genid);
 	/* Only now: a refused restore keeps its snapshot for the next attempt. */
 	if (statedir_remove(dirfd, name, &e) < 0)
 		cli_error("rolled back, but %s", e.msg);

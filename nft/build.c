@@ -284,13 +284,14 @@ static void elem_set_data(void *o, uint16_t a, const void *d, uint32_t l)
 	nftnl_set_elem_set(o, a, d, l);
 }
 
-static int add_counter(struct nft_batch *nb, const struct lay_share *sh, uint32_t share_index,
-		       int kind, const struct counter_values *carry)
+/* sub: the counter kind (0 conn, 1 rej, 2 traffic) of share `index`, or kind + 3 of route
+ * `index`. */
+static int add_counter(struct nft_batch *nb, const char *name, const char *comment,
+		       uint32_t index, int sub, const struct counter_values *carry)
 {
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	const struct counter_value *cv;
 	struct nlmsghdr *nlh;
-	char name[32];
 	int r;
 
 	if (!o)
@@ -298,22 +299,44 @@ static int add_counter(struct nft_batch *nb, const struct lay_share *sh, uint32_
 	r = before_msg(nb);
 	if (r < 0)
 		goto out;
-	share_counter_name(sh, kind, name, sizeof(name));
 	cv = carry_find(carry, name);
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, nb->table);
 	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
-	/* The table is re-created, so a share that persists gets its values back. */
+	/* The table is re-created, so a share or route that persists gets its values back. */
 	nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, cv ? cv->bytes : 0);
 	nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, cv ? cv->packets : 0);
-	r = set_comment(obj_set_data, o, NFTNL_OBJ_USERDATA, NFTNL_UDATA_OBJ_COMMENT, sh->comment);
+	r = set_comment(obj_set_data, o, NFTNL_OBJ_USERDATA, NFTNL_UDATA_OBJ_COMMENT, comment);
 	if (r < 0)
 		goto out;
 	nlh = hdr(nb, NFT_MSG_NEWOBJ, NLM_F_CREATE);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
-	r = msg_push(nb, nlh, W_OBJ, (uint8_t)kind, share_index, 0);
+	r = msg_push(nb, nlh, W_OBJ, (uint8_t)sub, index, 0);
 out:
 	nftnl_obj_free(o);
+	return r;
+}
+
+static int add_counters(struct nft_batch *nb, const struct counter_values *carry)
+{
+	const struct ruleset *rs = nb->rs;
+	char name[32];
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < rs->n_shares; i++)
+		for (int k = 0; r >= 0 && k < 3; k++) {
+			if (!share_has_counter(&rs->shares[i], k))
+				continue;
+			share_counter_name(&rs->shares[i], k, name, sizeof(name));
+			r = add_counter(nb, name, rs->shares[i].comment, (uint32_t)i, k, carry);
+		}
+	for (size_t i = 0; r >= 0 && i < rs->n_routes; i++)
+		for (int k = 0; r >= 0 && k < 3; k++) {
+			if (!route_has_counter(&rs->routes[i], k))
+				continue;
+			route_counter_name(&rs->routes[i], k, name, sizeof(name));
+			r = add_counter(nb, name, rs->routes[i].comment, (uint32_t)i, k + 3, carry);
+		}
 	return r;
 }
 
@@ -574,10 +597,8 @@ static int build_body(struct nft_batch *nb, const struct chain_list *cl,
 		r = add_table_msg(nb, NFT_MSG_NEWTABLE, true, W_TABLE);
 	for (size_t i = 0; r >= 0 && i < cl->n; i++)
 		r = add_chain(nb, &cl->v[i], (uint32_t)i);
-	for (size_t i = 0; r >= 0 && i < nb->rs->n_shares; i++)
-		for (int k = 0; r >= 0 && k < 3; k++)
-			if (share_has_counter(&nb->rs->shares[i], k))
-				r = add_counter(nb, &nb->rs->shares[i], (uint32_t)i, k, o->carry);
+	if (r >= 0)
+		r = add_counters(nb, o->carry);
 	for (int s = 0; r >= 0 && s < SET__COUNT; s++)
 		r = add_set(nb, (enum set_index)s);
 	for (int s = 0; r >= 0 && s < SET__COUNT; s++)
@@ -716,7 +737,11 @@ void batch_describe(const struct nft_batch *nb, const struct nl_reply_err *re, c
 		snprintf(buf, len, "chain %s", cl && m->index < cl->n ? cl->v[m->index].name : "?");
 		break;
 	case W_OBJ:
-		if (nb->rs && m->index < nb->rs->n_shares) {
+		if (nb->rs && m->sub >= 3 && m->index < nb->rs->n_routes) {
+			route_counter_name(&nb->rs->routes[m->index], m->sub - 3, name,
+					   sizeof(name));
+			snprintf(buf, len, "counter %s (%s)", name, nb->rs->routes[m->index].comment);
+		} else if (nb->rs && m->sub < 3 && m->index < nb->rs->n_shares) {
 			const struct lay_share *sh = &nb->rs->shares[m->index];
 
 			share_counter_name(sh, m->sub, name, sizeof(name));

@@ -154,7 +154,8 @@ int layout_apportion(const uint32_t *w, const uint32_t *n, size_t k, uint32_t ca
 struct lay_builder {
 	struct ruleset *rs;
 	uint8_t *used;              /* bitmap of taken share ids */
-	size_t cap_shares, cap_endpoints[2], cap_entries[LAY__KINDS], cap_tables;
+	uint32_t *route_at;         /* route id -> index in rs->routes + 1; 0: free */
+	size_t cap_routes, cap_shares, cap_endpoints[2], cap_entries[LAY__KINDS], cap_tables;
 	struct nft_error *e;
 };
 
@@ -239,6 +240,41 @@ static int share_id(struct lay_builder *b, const struct plan_listener *l,
 			     l->key, LAYOUT_MAX_SHARES);
 }
 
+/* The route called name, added on first sight. Its id is a hash of the name alone (not of
+ * the listeners it carries), probing linearly in plan order, so it stays the same across
+ * applies while the route carries traffic: its counters keep their names and values. */
+static int route_of(struct lay_builder *b, const char *name, size_t *ret_index)
+{
+	struct ruleset *rs = b->rs;
+	uint32_t id = fnv1a(2166136261u, name) % LAYOUT_MAX_ROUTES + 1;
+	struct lay_route *rt;
+	int r;
+
+	for (uint32_t tries = 0; b->route_at[id]; tries++) {
+		if (!strcmp(rs->routes[b->route_at[id] - 1].name, name)) {
+			*ret_index = b->route_at[id] - 1;
+			return 0;
+		}
+		if (tries + 1 >= LAYOUT_MAX_ROUTES)
+			return nft_error_set(b->e, -E2BIG, "route %s: more than %u routes in the "
+					     "plan", name, LAYOUT_MAX_ROUTES);
+		id = id % LAYOUT_MAX_ROUTES + 1;
+	}
+	r = grow(&rs->routes, &b->cap_routes, rs->n_routes + 1, sizeof(*rs->routes));
+	if (r < 0)
+		return r;
+	rt = &rs->routes[rs->n_routes];
+	memset(rt, 0, sizeof(*rt));
+	rt->id = id;
+	rt->name = name;
+	rt->comment = comment_new("route %s", name);
+	if (!rt->comment)
+		return -ENOMEM;
+	b->route_at[id] = (uint32_t)++rs->n_routes;
+	*ret_index = rs->n_routes - 1;
+	return 0;
+}
+
 static int add_share(struct lay_builder *b, size_t li, const struct plan_share *s,
 		     size_t *ret_index)
 {
@@ -257,6 +293,13 @@ static int add_share(struct lay_builder *b, size_t li, const struct plan_share *
 		return r;
 	sh->listener = li;
 	sh->share = s;
+	sh->route = LAY_NO_ROUTE;
+	/* A share with a backendRef always has a route: the nat rules count it on both. */
+	if (s) {
+		r = route_of(b, l->route ? l->route : "-", &sh->route);
+		if (r < 0)
+			return r;
+	}
 	if (!s)
 		sh->comment = comment_new("listener %s rejects: %s", l->key,
 					  l->action == PLAN_REJECT && l->reject_reason ?
@@ -621,6 +664,20 @@ static int finish_kind(struct lay_builder *b, enum lay_kind k)
 	return 0;
 }
 
+/* A route has a counter of a kind when one of its shares has one (after the slot tables
+ * decided which shares reset), so a route that only resets has no conn/traffic counters. */
+static void route_flags(struct ruleset *rs)
+{
+	for (size_t i = 0; i < rs->n_shares; i++) {
+		const struct lay_share *sh = &rs->shares[i];
+
+		if (sh->route == LAY_NO_ROUTE)
+			continue;
+		rs->routes[sh->route].forwards |= sh->forwards;
+		rs->routes[sh->route].rejects |= sh->rejects;
+	}
+}
+
 /* nft 1.0.6 parses table names only as bare identifiers (no quoted form): accept what the
  * dry-run script can name, so that it always loads. */
 static bool table_name_ok(const char *t)
@@ -647,7 +704,8 @@ int layout_build(const struct plan *p, const char *table, bool masquerade,
 
 	b.rs = calloc(1, sizeof(*b.rs));
 	b.used = calloc((LAYOUT_MAX_SHARES >> 3) + 1, 1);
-	if (!b.rs || !b.used)
+	b.route_at = calloc(LAYOUT_MAX_ROUTES + 1, sizeof(*b.route_at));
+	if (!b.rs || !b.used || !b.route_at)
 		goto out;
 	b.rs->plan = p;
 	b.rs->masquerade = masquerade;
@@ -668,6 +726,7 @@ int layout_build(const struct plan *p, const char *table, bool masquerade,
 		if (r < 0)
 			goto out;
 	}
+	route_flags(b.rs);
 	*ret = b.rs;
 	b.rs = NULL;
 	r = 0;
@@ -675,6 +734,7 @@ out:
 	if (r == -ENOMEM)
 		nft_error_set(e, r, "out of memory building the layout");
 	free(b.used);
+	free(b.route_at);
 	ruleset_free(b.rs);
 	return r;
 }
@@ -686,6 +746,9 @@ struct ruleset *ruleset_free(struct ruleset *rs)
 	for (size_t i = 0; i < rs->n_shares; i++)
 		free(rs->shares[i].comment);
 	free(rs->shares);
+	for (size_t i = 0; i < rs->n_routes; i++)
+		free(rs->routes[i].comment);
+	free(rs->routes);
 	for (int f = 0; f < 2; f++)
 		free(rs->endpoints[f]);
 	for (int k = 0; k < LAY__KINDS; k++) {

@@ -10,6 +10,10 @@
  * A listener's new connection draws a slot uniformly in [0, S) (numgen); slot_* maps the
  * slot to a mark, endpoint* maps the mark to the pod address and port. Weights become slot
  * counts (layout_apportion()).
+ *
+ * Counters are named objects per share and per route; a route's counters are reached from
+ * the same share part of the mark (route_* maps: share -> its route's counter), so no bits
+ * of the mark are spent on the route.
  */
 #ifndef NFTGATE_NFT_LAYOUT_H
 #define NFTGATE_NFT_LAYOUT_H
@@ -28,6 +32,8 @@
 #define LAYOUT_REJECT 0xfffu             /* endpoint index meaning "TCP reset" */
 #define LAYOUT_MAX_SHARE_ENDPOINTS 4095u /* per share and family: indexes 0..0xffe */
 #define LAYOUT_MAX_SHARES 0xfffffu       /* share ids are 1..2^20-1 */
+#define LAYOUT_MAX_ROUTES 0xfffffu       /* route ids are 1..2^20-1 */
+#define LAY_NO_ROUTE ((size_t)-1)
 
 /* The four listener maps: address family x (every local address | spec.addresses). */
 enum lay_kind { LAY_ANY4, LAY_ANY6, LAY_ADDR4, LAY_ADDR6, LAY__KINDS };
@@ -39,6 +45,18 @@ struct lay_share {
 	char *comment;                  /* route and backend (or listener and reason) */
 	bool forwards;                  /* some endpoint: has conn and traffic counters */
 	bool rejects;                   /* some slot resets: has a reject counter */
+	size_t route;                   /* index in ruleset.routes; LAY_NO_ROUTE when share is
+					 * NULL (the listener rejects as a whole) */
+};
+
+/* A route that carries some listener's traffic: its counters sum its shares (of every
+ * listener it carries). */
+struct lay_route {
+	uint32_t id;                    /* 1..LAYOUT_MAX_ROUTES, a hash of name: stable */
+	const char *name;               /* "ns/name", borrowed from the plan */
+	char *comment;                  /* "route ns/name" */
+	bool forwards;                  /* some share forwards: has conn and traffic counters */
+	bool rejects;                   /* some share resets: has a reject counter */
 };
 
 /* An element of endpoint4 / endpoint6: mark -> pod address . pod port. */
@@ -67,6 +85,8 @@ struct ruleset {
 	const struct plan *plan;        /* borrowed */
 	struct lay_share *shares;       /* in plan order */
 	size_t n_shares;
+	struct lay_route *routes;       /* in order of first appearance in the plan */
+	size_t n_routes;
 	struct lay_endpoint *endpoints[2]; /* [0] IPv4, [1] IPv6, sorted by mark */
 	size_t n_endpoints[2];
 	struct lay_entry *entries[LAY__KINDS]; /* sorted by (addr, port) */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/gen.h>
@@ -20,6 +21,9 @@
 #endif
 #ifndef NETLINK_CAP_ACK
 #define NETLINK_CAP_ACK 10
+#endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
 #endif
 
 /* Big enough for one dump part and for a burst of capped error replies. */
@@ -187,6 +191,43 @@ int nl_getgen(struct nl_sock *s, uint32_t *ret_genid)
 	return 0;
 }
 
+static int read_boot_id(char *buf, size_t len)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	if (n < 36)
+		return -EPROTO;
+	buf[36] = '\0';
+	return 0;
+}
+
+int nl_netns_id(struct nl_sock *s, struct nl_netns_id *ret)
+{
+	struct nl_netns_id id = { 0 };
+	socklen_t len = sizeof(id.cookie);
+	int r;
+
+	if (getsockopt(mnl_socket_get_fd(s->nl), SOL_SOCKET, SO_NETNS_COOKIE, &id.cookie,
+		       &len) < 0)
+		return -errno;
+	if (len != sizeof(id.cookie))
+		return -EPROTO;
+	r = read_boot_id(id.boot, sizeof(id.boot));
+	if (r < 0)
+		return r;
+	*ret = id;
+	return 0;
+}
+
 /* ---- batches ---- */
 
 struct ext_ack {
@@ -290,6 +331,57 @@ static void size_buffers(struct nl_sock *s, size_t bytes, size_t n_msgs)
 			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 		s->rcvbuf = want_rcv;
 	}
+}
+
+int nl_request_each(struct nl_sock *s, const void *buf, size_t len, size_t n, nl_msg_cb cb,
+		    void *data)
+{
+	uint32_t first = ((const struct nlmsghdr *)buf)->nlmsg_seq;
+	size_t answered = 0;
+	int err = 0, r;
+
+	size_buffers(s, len, n);
+	if (mnl_socket_sendto(s->nl, buf, len) < 0)
+		return -errno;
+	/* nfnetlink answered every request inside the send: all replies are queued (or were
+	 * dropped, which the socket reports once as ENOBUFS). Reading without blocking drains
+	 * the queue whatever happens, so no stray reply is left for the next request. */
+	for (;;) {
+		const struct nlmsghdr *nlh;
+		ssize_t got = 0;
+		int left;
+
+		r = recv_some(s, MSG_DONTWAIT, &got);
+		if (r == -EAGAIN || r == -EWOULDBLOCK)
+			break;
+		if (r < 0) {
+			if (!err)
+				err = r;
+			continue;
+		}
+		nlh = (const void *)s->buf;
+		left = (int)got;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			if (nlh->nlmsg_seq - first >= n)
+				continue; /* not ours: a late answer to an earlier request */
+			answered++;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+					r = -EPROTO;
+				else
+					r = e->error;
+			} else {
+				r = cb && !err ? cb(nlh, data) : 0;
+			}
+			if (r < 0 && !err)
+				err = r;
+		}
+	}
+	if (!err && answered != n)
+		err = -ENOBUFS;
+	return err;
 }
 
 int nl_send_batch(struct nl_sock *s, struct nftnl_batch *b, size_t n_msgs, uint32_t seq_end,

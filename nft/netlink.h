@@ -47,12 +47,37 @@ uint32_t nl_seq_reserve(struct nl_sock *s, uint32_t n);
 /* NFT_MSG_GETGEN. Returns 0 and sets *ret_genid, or -errno (-EPERM without CAP_NET_ADMIN). */
 int nl_getgen(struct nl_sock *s, uint32_t *ret_genid);
 
+/* The generation after a batch fenced with NFNL_BATCH_GENID = g commits: the kernel holds its
+ * commit mutex from the fence check to the commit and bumps the generation once per commit,
+ * skipping 0 (nf_tables_commit()), so it is exactly g + 1 (1 after 0xffffffff). */
+static inline uint32_t nl_gen_after_commit(uint32_t g)
+{
+	return g + 1 ? g + 1 : 1;
+}
+
+/* Which network namespace, in which boot, the socket talks to: generations are per netns and
+ * restart at 1 with it, so a generation alone does not name a ruleset. */
+struct nl_netns_id {
+	char boot[37];           /* /proc/sys/kernel/random/boot_id */
+	uint64_t cookie;         /* SO_NETNS_COOKIE: never reused within a boot (kernel 5.14) */
+};
+
+/* Returns 0 and sets *ret, or -errno (-ENOPROTOOPT before 5.14, or no boot id). */
+int nl_netns_id(struct nl_sock *s, struct nl_netns_id *ret);
+
 typedef int (*nl_msg_cb)(const struct nlmsghdr *nlh, void *data);
 
 /* Sends the request req (seq and flags already set; NLM_F_DUMP for dumps) and calls cb for
  * every data message of the reply until NLMSG_DONE or the ACK. Returns 0, the reply's
  * -errno, -EINTR when a dump was interrupted by a ruleset change (retry), or cb's error. */
 int nl_request(struct nl_sock *s, const struct nlmsghdr *req, nl_msg_cb cb, void *data);
+
+/* Sends n non-dump requests built back to back in buf (consecutive seqs from the first's)
+ * in one send, and calls cb for every data reply; then drains every reply. Linear where a
+ * dump, which the kernel answers in parts and restarts for each part, is not. Returns 0,
+ * the first refused request's -errno, -ENOBUFS when replies were lost, or cb's error. */
+int nl_request_each(struct nl_sock *s, const void *buf, size_t len, size_t n, nl_msg_cb cb,
+		    void *data);
 
 /* Sends the whole batch in one sendmsg() (raising SO_SNDBUF to its size and SO_RCVBUF for
  * n_msgs replies), then drains every reply without blocking into acks (caller clears with

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/netfilter/nf_tables.h>
+
 #include "nft/build.h"
 #include "nft/layout.h"
 #include "nft/probe.h"
@@ -73,8 +75,10 @@ static const struct feature *msg_feature(const struct nft_batch *nb, const struc
 		return strcmp(cl->v[m->index].type, "nat") ? &f_filter : &f_natchain;
 	case W_OBJ: return &f_counter;
 	case W_SET:
-	case W_ELEMS: return m->sub >= SET_SHARE_CONN && m->sub <= SET_SHARE_TRAFFIC ? &f_objmap :
-									      &f_vmap;
+	case W_ELEMS:
+		if (m->sub < SET__COUNT && (set_defs[m->sub].flags & NFT_SET_OBJECT))
+			return &f_objmap;
+		return &f_vmap;
 	case W_RULE:
 		if (cl && m->index < cl->n && m->index2 < cl->v[m->index].n_rules)
 			return rule_feature(cl->v[m->index].rules[m->index2].tmpl);

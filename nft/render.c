@@ -27,6 +27,15 @@ static void render_counters(FILE *f, const struct ruleset *rs)
 			fprintf(f, "\tcounter %s {\n\t\tcomment \"%s\"\n\t}\n\n", name,
 				rs->shares[i].comment);
 		}
+	/* after the shares' counters, as build.c creates them */
+	for (size_t i = 0; i < rs->n_routes; i++)
+		for (int k = 0; k < 3; k++) {
+			if (!route_has_counter(&rs->routes[i], k))
+				continue;
+			route_counter_name(&rs->routes[i], k, name, sizeof(name));
+			fprintf(f, "\tcounter %s {\n\t\tcomment \"%s\"\n\t}\n\n", name,
+				rs->routes[i].comment);
+		}
 }
 
 struct elem_out {

@@ -66,17 +66,32 @@ static void pick_chain(struct chain_def *c, enum lay_kind k, uint32_t m)
 	d->v6 = v6;
 }
 
+/* Each counting rule counts the share, then its route, both from the share part of the mark
+ * (one more objref lookup on the same register value). A listener that rejects as a whole
+ * has no route, so its mark misses route_reject: the miss ends the reject rule after the
+ * share counter counted it, the dnat rule misses share_conn, and the chain's last rule
+ * resets it. */
 static void nat_chain(struct chain_def *c, bool v6)
 {
 	rule_add(c, R_NAT_REJECT, "meta l4proto tcp ct mark & 0x%08x == 0x%08x counter name ct "
-		 "mark & 0x%08x map @share_reject reject with tcp reset", LAYOUT_INDEX_MASK,
-		 LAYOUT_REJECT, LAYOUT_SHARE_MASK)->v6 = v6;
+		 "mark & 0x%08x map @share_reject counter name ct mark & 0x%08x map @route_reject "
+		 "reject with tcp reset", LAYOUT_INDEX_MASK, LAYOUT_REJECT, LAYOUT_SHARE_MASK,
+		 LAYOUT_SHARE_MASK)->v6 = v6;
 	rule_add(c, R_NAT_DNAT, "meta l4proto tcp counter name ct mark & 0x%08x map @share_conn "
-		 "dnat %s to ct mark map @endpoint%d", LAYOUT_SHARE_MASK, v6 ? "ip6" : "ip",
-		 v6 ? 6 : 4)->v6 = v6;
-	/* A mark without an endpoint element cannot happen; if it did, reset rather than let
-	 * the connection reach a local process on the listener's port. */
+		 "counter name ct mark & 0x%08x map @route_conn dnat %s to ct mark map @endpoint%d",
+		 LAYOUT_SHARE_MASK, LAYOUT_SHARE_MASK, v6 ? "ip6" : "ip", v6 ? 6 : 4)->v6 = v6;
+	/* Resets the marks without a route (above) and, should a mark have no endpoint
+	 * element, keeps the connection from reaching a local process on the listener's
+	 * port. */
 	rule_add(c, R_NAT_RESET, "meta l4proto tcp reject with tcp reset")->v6 = v6;
+}
+
+/* Packets of other connections miss share_traffic and stop there: only ours pay for the
+ * route lookup. */
+static void traffic_rule(struct chain_def *c)
+{
+	rule_add(c, R_TRAFFIC, "counter name ct mark & 0x%08x map @share_traffic counter name "
+		 "ct mark & 0x%08x map @route_traffic", LAYOUT_SHARE_MASK, LAYOUT_SHARE_MASK);
 }
 
 int chain_list_build(const struct ruleset *rs, struct chain_list *ret)
@@ -104,12 +119,10 @@ int chain_list_build(const struct ruleset *rs, struct chain_list *ret)
 	/* After DNAT (dstnat + 10) so the first packet already carries its share's mark. */
 	c = chain_add(&cl, cap, "traffic_in", "filter", NF_INET_PRE_ROUTING,
 		      NF_IP_PRI_NAT_DST + 10);
-	rule_add(c, R_TRAFFIC, "counter name ct mark & 0x%08x map @share_traffic",
-		 LAYOUT_SHARE_MASK);
+	traffic_rule(c);
 	c = chain_add(&cl, cap, "traffic_out", "filter", NF_INET_LOCAL_OUT,
 		      NF_IP_PRI_NAT_DST + 10);
-	rule_add(c, R_TRAFFIC, "counter name ct mark & 0x%08x map @share_traffic",
-		 LAYOUT_SHARE_MASK);
+	traffic_rule(c);
 	c = chain_add(&cl, cap, "listeners", NULL, 0, 0);
 	/* spec.addresses listeners first: a specific address wins over "every address". */
 	rule_add(c, R_LISTEN_ADDR4, "ip daddr . tcp dport vmap @listen_addr4");
@@ -275,6 +288,17 @@ static void objref_map(struct ex *x, enum set_index s, const uint32_t *ids)
 	ex_add(x, e);
 }
 
+/* counter name ct mark & SHARE map @share_X counter name ct mark & SHARE map @route_X:
+ * nft 1.0.6 reloads and masks the mark for the second statement, and so do we. */
+static void count_share_route(struct ex *x, enum set_index share, enum set_index route,
+			      const uint32_t *ids)
+{
+	ct_mark_masked(x, LAYOUT_SHARE_MASK);
+	objref_map(x, share, ids);
+	ct_mark_masked(x, LAYOUT_SHARE_MASK);
+	objref_map(x, route, ids);
+}
+
 static void verdict(struct ex *x, int code, const char *chain)
 {
 	struct nftnl_expr *e = ex_new(x, "immediate");
@@ -406,8 +430,7 @@ static void nat_dnat(struct ex *x, bool v6, const uint32_t *ids)
 	struct nftnl_expr *e;
 
 	l4proto_tcp(x);
-	ct_mark_masked(x, LAYOUT_SHARE_MASK);
-	objref_map(x, SET_SHARE_CONN, ids);
+	count_share_route(x, SET_SHARE_CONN, SET_ROUTE_CONN, ids);
 	ct_load(x, NFT_CT_MARK, NFT_REG_1);
 	lookup(x, v6 ? SET_ENDPOINT6 : SET_ENDPOINT4, ids, NFT_REG_1);
 	e = ex_new(x, "nat");
@@ -437,8 +460,7 @@ int rule_build_exprs(struct nftnl_rule *r, const struct rule_def *d, const uint3
 		ex_add(&x, ex_new(&x, "masq"));
 		break;
 	case R_TRAFFIC:
-		ct_mark_masked(&x, LAYOUT_SHARE_MASK);
-		objref_map(&x, SET_SHARE_TRAFFIC, ids);
+		count_share_route(&x, SET_SHARE_TRAFFIC, SET_ROUTE_TRAFFIC, ids);
 		break;
 	case R_LISTEN_ADDR4: listen_addr(&x, false, ids); break;
 	case R_LISTEN_ADDR6: listen_addr(&x, true, ids); break;
@@ -455,8 +477,7 @@ int rule_build_exprs(struct nftnl_rule *r, const struct rule_def *d, const uint3
 		ct_mark_masked(&x, LAYOUT_INDEX_MASK);
 		m = LAYOUT_REJECT;
 		cmp(&x, NFT_CMP_EQ, &m, 4);
-		ct_mark_masked(&x, LAYOUT_SHARE_MASK);
-		objref_map(&x, SET_SHARE_REJECT, ids);
+		count_share_route(&x, SET_SHARE_REJECT, SET_ROUTE_REJECT, ids);
 		tcp_reset(&x);
 		break;
 	case R_NAT_DNAT: nat_dnat(&x, d->v6, ids); break;

@@ -29,7 +29,7 @@ struct rule_def {
 	enum lay_kind kind;     /* R_PICK_*: which listener map */
 	uint32_t modulus;       /* R_PICK_NUMGEN */
 	bool v6;                /* R_NAT_*, R_PICK_GOTO */
-	char text[160];
+	char text[256];
 };
 
 struct chain_def {

@@ -50,6 +50,12 @@ const struct set_def set_defs[SET__COUNT] = {
 				4, 0, 0, NFT_OBJECT_COUNTER, 1, -1, false, false },
 	[SET_SHARE_MASQ] = { "share_masq", "mark", true, 0, T_MARK, 4, 0, 0, 0, 1, -1, false,
 			     false },
+	[SET_ROUTE_CONN] = { "route_conn", "mark : counter", false, NFT_SET_OBJECT, T_MARK, 4, 0,
+			     0, NFT_OBJECT_COUNTER, 1, -1, false, false },
+	[SET_ROUTE_REJECT] = { "route_reject", "mark : counter", false, NFT_SET_OBJECT, T_MARK, 4,
+			       0, 0, NFT_OBJECT_COUNTER, 1, -1, false, false },
+	[SET_ROUTE_TRAFFIC] = { "route_traffic", "mark : counter", false, NFT_SET_OBJECT, T_MARK,
+				4, 0, 0, NFT_OBJECT_COUNTER, 1, -1, false, false },
 };
 
 const char *const share_counter_kinds[3] = { "conn", "rej", "traffic" };
@@ -62,6 +68,16 @@ void share_counter_name(const struct lay_share *sh, int kind, char *buf, size_t 
 bool share_has_counter(const struct lay_share *sh, int kind)
 {
 	return kind == 1 ? sh->rejects : sh->forwards;
+}
+
+void route_counter_name(const struct lay_route *rt, int kind, char *buf, size_t len)
+{
+	snprintf(buf, len, "r%05x_%s", rt->id, share_counter_kinds[kind]);
+}
+
+bool route_has_counter(const struct lay_route *rt, int kind)
+{
+	return kind == 1 ? rt->rejects : rt->forwards;
 }
 
 void pick_chain_name(enum lay_kind k, uint32_t modulus, char *buf, size_t len)
@@ -230,6 +246,34 @@ static int share_elems(const struct ruleset *rs, enum set_index s, set_elem_cb c
 	return 0;
 }
 
+/* One element per share that has a counter of this kind: its route has one too (a route's
+ * flags are the union of its shares'). Shares without a route (listeners rejecting as a
+ * whole) have no element: see the nat chains in rules.c for why that is safe. */
+static int route_elems(const struct ruleset *rs, enum set_index s, set_elem_cb cb, void *data)
+{
+	int kind = s == SET_ROUTE_CONN ? 0 : s == SET_ROUTE_REJECT ? 1 : 2;
+	char name[32];
+
+	for (size_t i = 0; i < rs->n_shares; i++) {
+		const struct lay_share *sh = &rs->shares[i];
+		struct set_elem el = { .listener = sh->listener, .share = sh };
+		uint32_t key = sh->id << LAYOUT_SHARE_SHIFT;
+		int r;
+
+		if (sh->route == LAY_NO_ROUTE || !share_has_counter(sh, kind))
+			continue;
+		put_u32(el.key, key);
+		el.key_len = 4;
+		route_counter_name(&rs->routes[sh->route], kind, name, sizeof(name));
+		el.objref = name;
+		snprintf(el.text, sizeof(el.text), "0x%08x : \"%s\"", key, name);
+		r = cb(&el, data);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 int set_foreach(const struct ruleset *rs, enum set_index s, set_elem_cb cb, void *data)
 {
 	switch (s) {
@@ -247,6 +291,9 @@ int set_foreach(const struct ruleset *rs, enum set_index s, set_elem_cb cb, void
 	case SET_SHARE_REJECT:
 	case SET_SHARE_TRAFFIC:
 	case SET_SHARE_MASQ: return share_elems(rs, s, cb, data);
+	case SET_ROUTE_CONN:
+	case SET_ROUTE_REJECT:
+	case SET_ROUTE_TRAFFIC: return route_elems(rs, s, cb, data);
 	default: return 0;
 	}
 }

@@ -18,6 +18,9 @@ enum set_index {
 	SET_SLOT_ANY4, SET_SLOT_ANY6, SET_SLOT_ADDR4, SET_SLOT_ADDR6,
 	SET_ENDPOINT4, SET_ENDPOINT6,
 	SET_SHARE_CONN, SET_SHARE_REJECT, SET_SHARE_TRAFFIC, SET_SHARE_MASQ,
+	/* share mark -> its route's counter; last, so the ids of the sets above stay as they
+	 * were before routes had counters */
+	SET_ROUTE_CONN, SET_ROUTE_REJECT, SET_ROUTE_TRAFFIC,
 	SET__COUNT,
 };
 
@@ -66,6 +69,10 @@ size_t set_count(const struct ruleset *rs, enum set_index s);
 void share_counter_name(const struct lay_share *sh, int kind, char *buf, size_t len);
 extern const char *const share_counter_kinds[3];
 bool share_has_counter(const struct lay_share *sh, int kind);
+
+/* Counter object names of a route ("r<id>_conn", ...), same kinds. */
+void route_counter_name(const struct lay_route *rt, int kind, char *buf, size_t len);
+bool route_has_counter(const struct lay_route *rt, int kind);
 
 /* The pick chain of (kind, modulus): "pick_any4_10". */
 void pick_chain_name(enum lay_kind k, uint32_t modulus, char *buf, size_t len);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
@@ -235,6 +236,180 @@ int snapshot_take(struct nl_sock *nl, const char *table, struct snapshot **ret,
 	}
 	return nft_error_set(e, -EAGAIN, "table inet %s kept changing while nftgate read it "
 			     "(%d tries)", table, TAKE_TRIES);
+}
+
+/* ---- from the committed record ---- */
+
+/* libnftnl's builder numbers the elements of a NEWSETELEM 1, 2, ...; the kernel ignores the
+ * type of those nested attributes, dumps each as NFTA_LIST_ELEM, and libnftnl's parser only
+ * accepts that. Give the copy the dump's form. */
+static void elems_as_dumped(struct snap_msg *m)
+{
+	struct nlmsghdr *nlh = (void *)m->data;
+	struct nlattr *a, *el;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_LIST_ELEMENTS)
+			mnl_attr_for_each_nested(el, a)
+				el->nla_type = (uint16_t)((el->nla_type & ~NLA_TYPE_MASK) |
+							  NFTA_LIST_ELEM);
+}
+
+int snapshot_from_batch(const struct nft_batch *nb, uint32_t genid, struct snapshot **ret)
+{
+	struct snapshot *s = snapshot_new(nb->table, true);
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	/* BEGIN, END, the ensure-NEWTABLE and the DELTABLE are how, not what, it commits */
+	for (size_t i = 0; r >= 0 && i < nb->n; i++)
+		switch (nb->msgs[i].what) {
+		case W_ELEMS:
+			r = snapshot_add_msg(s, nb->msgs[i].nlh);
+			if (r >= 0)
+				elems_as_dumped(&s->msgs[s->n - 1]);
+			break;
+		case W_TABLE: case W_CHAIN: case W_OBJ: case W_SET: case W_RULE:
+			r = snapshot_add_msg(s, nb->msgs[i].nlh);
+			break;
+		}
+	if (r < 0)
+		return snapshot_free(s), r;
+	s->genid = genid;
+	*ret = s;
+	return 0;
+}
+
+#define GET_CHUNK 1024 /* requests per send: replies of about 1 KiB truesize each queue up */
+
+/* Only the counter objects: the one part of the table that changes without a commit. Not a
+ * GETOBJ dump: the kernel answers it in 32 KiB parts and walks the table's object list from
+ * its start for each part (quadratic, 0.25 s for 30,000 counters); one GETOBJ per recorded
+ * counter, sent GET_CHUNK at a time, is a hash lookup each. */
+static int fetch_counters(struct nl_sock *nl, const struct snapshot *rec, struct take_ctx *c)
+{
+	size_t cap = (size_t)GET_CHUNK * (64 + 2 * 260), len = 0, n = 0;
+	char *buf = malloc(cap);
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; r >= 0 && i <= rec->n; i++) {
+		const char *name = NULL;
+		struct nlmsghdr *nlh;
+
+		if (i < rec->n && msg_type(&rec->msgs[i]) == NFT_MSG_NEWOBJ) {
+			name = attr_str((const void *)rec->msgs[i].data, NFTA_OBJ_NAME);
+			if (!name || strlen(name) > 256) {
+				r = -ESTALE;
+				break;
+			}
+			nlh = req_hdr(buf + len, NFT_MSG_GETOBJ, 0, nl_seq_reserve(nl, 1));
+			mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, c->table);
+			mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
+			mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
+			len += nlh->nlmsg_len;
+			n++;
+		}
+		if (n && (n == GET_CHUNK || i == rec->n)) {
+			r = nl_request_each(nl, buf, len, n, keep_cb, c);
+			len = n = 0;
+		}
+	}
+	free(buf);
+	return r;
+}
+
+/* rec with its NEWOBJ messages replaced by the kernel's answers, which must name the same
+ * counters in the same order. */
+static int merge_counters(const struct snapshot *rec, const struct snapshot *objs,
+			  struct snapshot *out)
+{
+	size_t k = 0;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < rec->n; i++) {
+		const struct nlmsghdr *nlh = (const void *)rec->msgs[i].data;
+		const char *want, *got;
+
+		if (msg_type(&rec->msgs[i]) != NFT_MSG_NEWOBJ) {
+			r = add_raw(out, rec->msgs[i].data, rec->msgs[i].len);
+			continue;
+		}
+		if (k == objs->n)
+			return -ESTALE;
+		want = attr_str(nlh, NFTA_OBJ_NAME);
+		got = attr_str((const void *)objs->msgs[k].data, NFTA_OBJ_NAME);
+		if (!want || !got || strcmp(want, got))
+			return -ESTALE;
+		r = add_raw(out, objs->msgs[k].data, objs->msgs[k].len);
+		k++;
+	}
+	if (r < 0)
+		return r;
+	return k == objs->n ? 0 : -ESTALE;
+}
+
+int snapshot_take_from_record(struct nl_sock *nl, const struct snapshot *rec,
+			      struct snapshot **ret, uint32_t *ret_genid, struct nft_error *e)
+{
+	struct take_ctx c = { .table = rec->table };
+	struct snapshot *out = NULL;
+	uint32_t g1, g2;
+	int r;
+
+	r = nl_getgen(nl, &g1);
+	if (r < 0)
+		return nft_error_set(e, r, "reading the ruleset generation: %s%s", strerror(-r),
+				     r == -EPERM ? " (nftgate needs CAP_NET_ADMIN; run it as root)" :
+						   "");
+	if (g1 != rec->genid)
+		return -ESTALE;
+	c.s = snapshot_new(rec->table, false);
+	out = snapshot_new(rec->table, rec->present);
+	if (!c.s || !out) {
+		r = nft_error_set(e, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = rec->present ? fetch_counters(nl, rec, &c) : 0;
+	if (r >= 0)
+		r = nl_getgen(nl, &g2);
+	/* a counter that is not there (ENOENT), a lost reply, a moved generation: whatever it
+	 * was, the full dump finds out and says it better */
+	if (r == -EPERM || r == -ENOMEM) {
+		nft_error_set(e, r, "reading the counters of table inet %s: %s", rec->table,
+			      strerror(-r));
+		goto out;
+	}
+	if (r < 0 || g2 != g1) {
+		r = -ESTALE;
+		goto out;
+	}
+	r = merge_counters(rec, c.s, out);
+	if (r == -ENOMEM)
+		nft_error_set(e, r, "out of memory");
+	/* As snapshot_take() does: never save what a rollback could not replay. A record that
+	 * fails (another nftgate's, say) leaves it to the full dump, which checks again. */
+	if (r >= 0) {
+		struct nft_error ignored = { 0 };
+
+		r = snapshot_check(out, &ignored);
+		if (r < 0 && r != -ENOMEM)
+			r = -ESTALE;
+		else if (r < 0)
+			nft_error_set(e, r, "out of memory");
+	}
+	if (r < 0)
+		goto out;
+	out->genid = g1;
+	*ret = out;
+	*ret_genid = g1;
+	out = NULL;
+out:
+	snapshot_free(c.s);
+	snapshot_free(out);
+	return r;
 }
 
 /* ---- replay ---- */
@@ -778,4 +953,67 @@ int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struc
 bad:
 	snapshot_free(s);
 	return nft_error_set(e, -EINVAL, "the snapshot is malformed at byte %zu", r.off);
+}
+
+/* ---- the committed record's file: a small checksummed header, then a snapshot file ---- */
+
+#define RECORD_HEADER (8 + 4 + 36 + 8)
+
+int record_encode(const struct nl_netns_id *id, const struct snapshot *s, uint32_t genid,
+		  uint8_t **ret_buf, size_t *ret_len)
+{
+	struct snapshot as_of = *s; /* shallow: only the generation differs */
+	struct wbuf w = { 0 };
+	uint8_t *snap = NULL;
+	size_t snap_len = 0;
+	int r;
+
+	as_of.genid = genid;
+	r = snapshot_encode(&as_of, &snap, &snap_len);
+	if (r < 0)
+		return r;
+	put(&w, RECORD_MAGIC, 8);
+	put32(&w, RECORD_VERSION);
+	put(&w, id->boot, 36);
+	put64(&w, id->cookie);
+	if (!w.oom)
+		put64(&w, fnv64(w.p, w.len));
+	put(&w, snap, snap_len);
+	free(snap);
+	if (w.oom) {
+		free(w.p);
+		return -ENOMEM;
+	}
+	*ret_buf = w.p;
+	*ret_len = w.len;
+	return 0;
+}
+
+int record_decode(const uint8_t *buf, size_t len, struct nl_netns_id *ret_id,
+		  struct snapshot **ret, struct nft_error *e)
+{
+	struct rbuf r = { buf, len, 0, false };
+	struct nl_netns_id id = { 0 };
+	const uint8_t *magic, *boot;
+	uint64_t sum;
+	int err;
+
+	if (len < RECORD_HEADER + 8)
+		return nft_error_set(e, -EINVAL, "the committed record is truncated");
+	sum = fnv64(buf, RECORD_HEADER);
+	magic = take(&r, 8);
+	if (memcmp(magic, RECORD_MAGIC, 8))
+		return nft_error_set(e, -EINVAL, "not an nftgate committed record (bad magic)");
+	if (get32(&r) != RECORD_VERSION)
+		return nft_error_set(e, -EINVAL, "committed record of another version");
+	boot = take(&r, 36);
+	id.cookie = get64(&r);
+	if (r.bad || get64(&r) != sum)
+		return nft_error_set(e, -EINVAL, "the committed record is corrupt (header checksum)");
+	memcpy(id.boot, boot, 36);
+	err = snapshot_decode(buf + r.off, len - r.off, ret, e);
+	if (err < 0)
+		return err;
+	*ret_id = id;
+	return 0;
 }

@@ -65,4 +65,34 @@ int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struc
 /* "NEWCHAIN prerouting" for error reports. */
 void snapshot_describe_msg(const struct snapshot *s, size_t i, char *buf, size_t len);
 
+/* ---- the committed record (docs/rollback.md, "The committed record") ----
+ * What a successful apply or rollback just committed to the table, and the generation right
+ * after that commit, in the netns it was committed to. While the kernel's generation still
+ * equals it, nothing in that netns's ruleset has changed, so the table holds exactly that
+ * content and only counter values can differ. */
+
+#define RECORD_MAGIC "NFTGCOMM"
+#define RECORD_VERSION 1u
+
+/* The content a full-replace batch commits (its NEWTABLE after the DELTABLE, chains,
+ * counters, sets, elements and rules), as a snapshot of generation genid. Borrows nb.
+ * Returns 0 or -ENOMEM. */
+int snapshot_from_batch(const struct nft_batch *nb, uint32_t genid, struct snapshot **ret);
+
+/* The snapshot of the table as snapshot_take() would give it, built from the record rec
+ * (borrowed) and the current values of the recorded counter objects (one GETOBJ each: a
+ * GETOBJ dump is quadratic). Returns -ESTALE, without touching e, when it cannot vouch for
+ * the result (the generation is not rec->genid or moved meanwhile, a counter is missing or
+ * a reply was lost): take a full dump then. */
+int snapshot_take_from_record(struct nl_sock *nl, const struct snapshot *rec,
+			      struct snapshot **ret, uint32_t *ret_genid, struct nft_error *e);
+
+/* Record file: magic, version, boot id, netns cookie, a header checksum, then the
+ * snapshot's own encoding with genid as its generation. encode returns 0 or -ENOMEM;
+ * decode returns 0 or -EINVAL / -ENOMEM with e. */
+int record_encode(const struct nl_netns_id *id, const struct snapshot *s, uint32_t genid,
+		  uint8_t **ret_buf, size_t *ret_len);
+int record_decode(const uint8_t *buf, size_t len, struct nl_netns_id *ret_id,
+		  struct snapshot **ret, struct nft_error *e);
+
 #endif

@@ -342,3 +342,51 @@ int statedir_prune(int dirfd, const char *table, size_t keep, struct nft_error *
 	free(l.seqs);
 	return r;
 }
+
+static void record_name(const char *table, char *buf)
+{
+	char prefix[STATEDIR_NAME_MAX / 2];
+
+	file_prefix(table, prefix, sizeof(prefix));
+	snprintf(buf, STATEDIR_NAME_MAX, "%s.committed", prefix);
+}
+
+int statedir_record_save(int dirfd, const char *table, const uint8_t *buf, size_t len,
+			 struct nft_error *e)
+{
+	char name[STATEDIR_NAME_MAX], tmp[STATEDIR_NAME_MAX + 32];
+	int fd, r;
+
+	record_name(table, name);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp.%ld", name, (long)getpid());
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return nft_error_set(e, -errno, "creating %s: %s", tmp, strerror(errno));
+	r = write_all(fd, buf, len);
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	/* Replacing is right here: every record states a truth (content at a generation);
+	 * of two concurrent writers the older generation can only ever be stale. */
+	if (r >= 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return nft_error_set(e, r, "writing %s: %s", name, strerror(-r));
+	}
+	return 0;
+}
+
+int statedir_record_read(int dirfd, const char *table, size_t max, uint8_t **ret_buf,
+			 size_t *ret_len, struct nft_error *e)
+{
+	char name[STATEDIR_NAME_MAX];
+	struct stat st;
+
+	record_name(table, name);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? -ENOENT :
+		       nft_error_set(e, -errno, "reading %s: %s", name, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return nft_error_set(e, -EINVAL, "%s is not a regular file", name);
+	return statedir_read(dirfd, name, max, ret_buf, ret_len, e);
+}

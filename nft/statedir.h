@@ -37,4 +37,13 @@ int statedir_remove(int dirfd, const char *name, struct nft_error *e);
 /* Removes all but the newest `keep` snapshots of table. */
 int statedir_prune(int dirfd, const char *table, size_t keep, struct nft_error *e);
 
+/* The committed record of table (docs/rollback.md): one file, "<table>.committed", replaced
+ * atomically (temporary file, rename) but not fsynced: after a crash of the machine the boot
+ * id it holds no longer matches, and a torn file fails its checksum. */
+int statedir_record_save(int dirfd, const char *table, const uint8_t *buf, size_t len,
+			 struct nft_error *e);
+/* Reads it (at most max bytes); -ENOENT when there is none. Caller frees *ret_buf. */
+int statedir_record_read(int dirfd, const char *table, size_t max, uint8_t **ret_buf,
+			 size_t *ret_len, struct nft_error *e);
+
 #endif

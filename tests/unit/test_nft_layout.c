@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The layout, without a kernel: weights -> slots (exact and capped), share ids and marks
- * (unique, stable when the plan grows), element contents, and the limits it enforces.
+ * (unique, stable when the plan grows), route counters (stable ids, only for routes that
+ * carry traffic), element contents, and the limits it enforces.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -239,6 +240,198 @@ static void ids_stable_when_plan_grows(void **state)
 	ruleset_free(b);
 }
 
+static const struct lay_route *route_named(const struct ruleset *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->n_routes; i++)
+		if (!strcmp(rs->routes[i].name, name))
+			return &rs->routes[i];
+	return NULL;
+}
+
+struct objrefs {
+	const struct ruleset *rs;
+	size_t n;
+	const char *names[16];
+	uint32_t keys[16];
+};
+
+static int collect_objref(const struct set_elem *el, void *data)
+{
+	struct objrefs *o = data;
+	uint32_t key;
+
+	assert_true(o->n < 16);
+	assert_int_equal(el->key_len, 4);
+	memcpy(&key, el->key, 4);
+	o->keys[o->n] = key;
+	o->names[o->n++] = strdup(el->objref);
+	return 0;
+}
+
+static void objrefs_clear(struct objrefs *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free((char *)o->names[i]);
+	o->n = 0;
+}
+
+static void route_ids_stable_when_plan_grows(void **state)
+{
+	struct plan_listener grown[4];
+	struct plan p = { grown, 4 };
+	struct ruleset *a = build(&plan_basic, true), *b;
+	char na[32], nb[32];
+
+	/* a route that sorts first, and a second listener carried by tcp-app-2 */
+	memcpy(&grown[1], basic_listeners, sizeof(basic_listeners));
+	grown[0] = basic_listeners[0];
+	grown[0].key = "default/a-first/x";
+	grown[0].port = 7000;
+	grown[0].route = "default/new-route";
+	grown[3] = basic_listeners[0];
+	grown[3].key = "default/my-tcp-gateway/zzz";
+	grown[3].port = 9999;
+	b = build(&p, true);
+	assert_int_equal(a->n_routes, 2);
+	assert_int_equal(b->n_routes, 3);
+	for (size_t i = 0; i < a->n_routes; i++) {
+		const struct lay_route *rb = route_named(b, a->routes[i].name);
+
+		assert_non_null(rb);
+		assert_int_equal(rb->id, a->routes[i].id);
+		for (int k = 0; k < 3; k++) {
+			assert_int_equal(route_has_counter(rb, k), route_has_counter(&a->routes[i], k));
+			route_counter_name(&a->routes[i], k, na, sizeof(na));
+			route_counter_name(rb, k, nb, sizeof(nb));
+			assert_string_equal(na, nb);
+		}
+		assert_string_equal(rb->comment, a->routes[i].comment);
+	}
+	assert_non_null(strstr(route_named(b, "default/tcp-app-1")->comment,
+			       "route default/tcp-app-1"));
+	ruleset_free(a);
+	ruleset_free(b);
+}
+
+/* The hash the ids start from (FNV-1a 32 of the name, mod 2^20 - 1, plus 1), written here
+ * independently to find two route names that collide. */
+static uint32_t start_id(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 16777619u;
+	}
+	return h % 0xfffffu + 1;
+}
+
+static void route_id_collisions_probe_deterministically(void **state)
+{
+	uint32_t *seen = calloc(0x100000, sizeof(*seen));
+	static char n1[32], n2[32];
+	struct plan_listener two[2] = { basic_listeners[0], basic_listeners[1] };
+	struct plan p = { two, 2 };
+	struct ruleset *a, *b, *c;
+
+	assert_non_null(seen);
+	for (uint32_t i = 1; !n2[0]; i++) {
+		char name[32];
+		uint32_t id;
+
+		assert_true(i < 200000);
+		snprintf(name, sizeof(name), "ns/r%u", i);
+		id = start_id(name);
+		if (seen[id]) {
+			snprintf(n1, sizeof(n1), "ns/r%u", seen[id]);
+			snprintf(n2, sizeof(n2), "%s", name);
+		}
+		seen[id] = i;
+	}
+	free(seen);
+	two[0].route = n1;
+	two[1].route = n2;
+	a = build(&p, true);
+	b = build(&p, true);
+	assert_int_equal(a->n_routes, 2);
+	/* plan order decides: the first keeps its hash, the second takes the next id */
+	assert_int_equal(a->routes[0].id, start_id(n1));
+	assert_int_equal(a->routes[1].id, start_id(n1) % 0xfffffu + 1);
+	assert_int_equal(b->routes[0].id, a->routes[0].id);
+	assert_int_equal(b->routes[1].id, a->routes[1].id);
+	/* without the second, the first keeps its id */
+	p.n = 1;
+	c = build(&p, true);
+	assert_int_equal(c->routes[0].id, a->routes[0].id);
+	ruleset_free(a);
+	ruleset_free(b);
+	ruleset_free(c);
+}
+
+static void route_counters_only_for_carrying_routes(void **state)
+{
+	struct ruleset *rs = build(&plan_rejects, true);
+	struct plan_share only_reject[1] = { w_shares[3] };
+	struct plan_listener l[3] = { w_listeners[0], w_listeners[0], basic_listeners[1] };
+	struct plan p = { l, 3 };
+	struct objrefs o = { 0 };
+	const struct lay_route *rt, *rr;
+	char name[32];
+
+	/* conflicted, unrouted and all-weight-0 listeners reject as a whole: no route */
+	assert_int_equal(rs->n_routes, 0);
+	for (size_t i = 0; i < rs->n_shares; i++)
+		assert_true(rs->shares[i].route == LAY_NO_ROUTE);
+	assert_int_equal(set_count(rs, SET_ROUTE_CONN), 0);
+	assert_int_equal(set_count(rs, SET_ROUTE_REJECT), 0);
+	assert_int_equal(set_count(rs, SET_ROUTE_TRAFFIC), 0);
+	ruleset_free(rs);
+
+	/* ns/weighted on two listeners (one route, its counters shared), a route whose only
+	 * backendRef is invalid, and tcp-app-1 */
+	l[1].key = "ns/gw/web2";
+	l[1].port = 81;
+	l[2].route = "ns/only-invalid";
+	l[2].shares = only_reject;
+	l[2].n_shares = 1;
+	rs = build(&p, true);
+	assert_int_equal(rs->n_routes, 2);
+	rt = route_named(rs, "ns/weighted");
+	rr = route_named(rs, "ns/only-invalid");
+	assert_non_null(rt);
+	assert_non_null(rr);
+	assert_true(rt->forwards && rt->rejects);
+	assert_false(rr->forwards);
+	assert_true(rr->rejects);
+	/* ns/weighted: shares a and b on each listener forward (the weight-0 one has none) */
+	set_foreach(rs, SET_ROUTE_CONN, collect_objref, &o);
+	assert_int_equal(o.n, 4);
+	route_counter_name(rt, 0, name, sizeof(name));
+	for (size_t i = 0; i < o.n; i++) {
+		const struct lay_share *sh = NULL;
+
+		assert_string_equal(o.names[i], name);
+		for (size_t j = 0; j < rs->n_shares; j++)
+			if (rs->shares[j].id << LAYOUT_SHARE_SHIFT == o.keys[i])
+				sh = &rs->shares[j];
+		assert_non_null(sh);
+		assert_true(sh->forwards);
+		assert_ptr_equal(&rs->routes[sh->route], rt);
+	}
+	objrefs_clear(&o);
+	/* resets: a, b (no IPv6 endpoint) and gone on both listeners, plus only-invalid */
+	set_foreach(rs, SET_ROUTE_REJECT, collect_objref, &o);
+	assert_int_equal(o.n, 7);
+	route_counter_name(rr, 1, name, sizeof(name));
+	assert_string_equal(o.names[6], name);
+	objrefs_clear(&o);
+	assert_int_equal(set_count(rs, SET_ROUTE_TRAFFIC), 4);
+	/* every share element of a counter kind has its route's element, and the other way */
+	assert_int_equal(set_count(rs, SET_ROUTE_CONN), set_count(rs, SET_SHARE_CONN));
+	assert_int_equal(set_count(rs, SET_ROUTE_REJECT), set_count(rs, SET_SHARE_REJECT));
+	ruleset_free(rs);
+}
+
 static void same_port_conflict_resets(void **state)
 {
 	struct plan_listener two[2] = { basic_listeners[0], basic_listeners[1] };
@@ -341,6 +534,9 @@ int main(void)
 		cmocka_unit_test(rejecting_listeners),
 		cmocka_unit_test(addresses_only_their_families),
 		cmocka_unit_test(ids_stable_when_plan_grows),
+		cmocka_unit_test(route_ids_stable_when_plan_grows),
+		cmocka_unit_test(route_id_collisions_probe_deterministically),
+		cmocka_unit_test(route_counters_only_for_carrying_routes),
 		cmocka_unit_test(same_port_conflict_resets),
 		cmocka_unit_test(too_many_endpoints_refused),
 		cmocka_unit_test(masquerade_never_has_no_masq_elements),

@@ -312,6 +312,166 @@ static void replay_strips_kernel_fields(void **state)
 	unmake(&f);
 }
 
+/* The committed record holds the batch as sent; replayed, it must give what a replay of
+ * the kernel's dump of the same table gives (counter values aside: the fast path always
+ * takes those from the kernel). */
+static void record_replays_as_the_dump_does(void **state)
+{
+	struct nft_batch *from_dump = NULL, *from_record = NULL;
+	struct snapshot *rec = NULL;
+	struct nft_error e = { 0 };
+	size_t objs = 0;
+	struct fix f;
+
+	make(&f);
+	assert_int_equal(snapshot_from_batch(f.nb, 43, &rec), 0);
+	assert_int_equal(rec->genid, 43);
+	assert_true(rec->present);
+	assert_string_equal(rec->table, "nftgate");
+	assert_int_equal(rec->n, f.s->n);
+	if (snapshot_check(rec, &e))
+		fail_msg("%s", e.msg);
+	assert_int_equal(batch_start("nftgate", 500, NULL, &from_dump), 0);
+	assert_int_equal(batch_start("nftgate", 500, NULL, &from_record), 0);
+	assert_int_equal(snapshot_add_restore(f.s, from_dump, &e), 0);
+	assert_int_equal(snapshot_add_restore(rec, from_record, &e), 0);
+	assert_int_equal(from_record->n, from_dump->n);
+	for (size_t i = 1; i < from_dump->n; i++) {
+		const struct nlmsghdr *a = from_record->msgs[i].nlh, *b = from_dump->msgs[i].nlh;
+		struct nftnl_obj *oa, *ob;
+
+		assert_int_equal(type_of(a), type_of(b));
+		switch (type_of(a)) {
+		case NFT_MSG_NEWRULE:
+			assert_rules_equal(a, b);
+			break;
+		case NFT_MSG_NEWOBJ:
+			oa = nftnl_obj_alloc();
+			ob = nftnl_obj_alloc();
+			assert_int_equal(nftnl_obj_nlmsg_parse(a, oa), 0);
+			assert_int_equal(nftnl_obj_nlmsg_parse(b, ob), 0);
+			assert_string_equal(nftnl_obj_get_str(oa, NFTNL_OBJ_NAME),
+					    nftnl_obj_get_str(ob, NFTNL_OBJ_NAME));
+			nftnl_obj_free(oa);
+			nftnl_obj_free(ob);
+			objs++;
+			break;
+		default:
+			if (a->nlmsg_len != b->nlmsg_len)
+				fail_msg("message %zu type %u: %u != %u", i, type_of(a),
+					 a->nlmsg_len, b->nlmsg_len);
+			assert_memory_equal(payload_of(a), payload_of(b), a->nlmsg_len - sizeof(*a));
+		}
+	}
+	assert_true(objs >= 3);
+	batch_free(from_dump);
+	batch_free(from_record);
+	snapshot_free(rec);
+	unmake(&f);
+}
+
+static void record_round_trip_and_damage(void **state)
+{
+	struct nl_netns_id id = { .cookie = 0x0102030405060708ull }, back_id;
+	struct snapshot *rec = NULL, *back = NULL;
+	struct nft_error e = { 0 };
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct fix f;
+
+	memcpy(id.boot, "0b1e2c3d-4e5f-4061-8293-a4b5c6d7e8f9", 37);
+	make(&f);
+	assert_int_equal(snapshot_from_batch(f.nb, 9, &rec), 0);
+	assert_int_equal(record_encode(&id, rec, 10, &buf, &len), 0);
+	assert_int_equal(rec->genid, 9); /* the record's generation is the argument's */
+	assert_int_equal(record_decode(buf, len, &back_id, &back, &e), 0);
+	assert_string_equal(back_id.boot, id.boot);
+	assert_true(back_id.cookie == id.cookie);
+	assert_int_equal(back->genid, 10);
+	assert_string_equal(back->table, "nftgate");
+	assert_true(back->present);
+	assert_int_equal(back->n, rec->n);
+	for (size_t i = 0; i < rec->n; i++) {
+		assert_int_equal(back->msgs[i].len, rec->msgs[i].len);
+		assert_memory_equal(back->msgs[i].data, rec->msgs[i].data, rec->msgs[i].len);
+	}
+	back = snapshot_free(back);
+	/* a flipped byte anywhere (header, boot id, cookie, content, checksums), a missing
+	 * tail, another magic: refused, nothing returned */
+	for (size_t at = 0; at < len; at += at < 80 ? 1 : len / 7) {
+		buf[at] ^= 0x10;
+		assert_int_equal(record_decode(buf, len, &back_id, &back, &e), -EINVAL);
+		assert_null(back);
+		buf[at] ^= 0x10;
+	}
+	for (size_t cut = 0; cut < len; cut += cut < 80 ? 1 : len / 5) {
+		assert_int_equal(record_decode(buf, cut, &back_id, &back, &e), -EINVAL);
+		assert_null(back);
+	}
+	memcpy(buf, SNAPSHOT_MAGIC, 8); /* a snapshot file is not a record */
+	assert_int_equal(record_decode(buf, len, &back_id, &back, &e), -EINVAL);
+	free(buf);
+	/* "no table" is a record too */
+	snapshot_free(rec);
+	rec = snapshot_new("edge gw", false);
+	assert_int_equal(record_encode(&id, rec, 3, &buf, &len), 0);
+	assert_int_equal(record_decode(buf, len, &back_id, &back, &e), 0);
+	assert_false(back->present);
+	assert_int_equal(back->n, 0);
+	assert_int_equal(back->genid, 3);
+	assert_string_equal(back->table, "edge gw");
+	free(buf);
+	snapshot_free(back);
+	snapshot_free(rec);
+	unmake(&f);
+}
+
+static void statedir_record_replaced_atomically(void **state)
+{
+	char tmpl[] = "/tmp/nftgate-test-XXXXXX", path[300], cmd[300];
+	uint8_t one[4] = { 1, 1, 1, 1 }, two[2] = { 2, 2 }, *back = NULL;
+	struct nft_error e = { 0 };
+	size_t len = 0, files = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(statedir_open(tmpl, &fd, &e), 0);
+	assert_int_equal(statedir_record_read(fd, "nftgate", 100, &back, &len, &e), -ENOENT);
+	assert_int_equal(statedir_record_save(fd, "nftgate", one, sizeof(one), &e), 0);
+	assert_int_equal(statedir_record_save(fd, "nftgate", two, sizeof(two), &e), 0);
+	assert_int_equal(statedir_record_save(fd, "../other", one, sizeof(one), &e), 0);
+	assert_int_equal(statedir_record_read(fd, "nftgate", 100, &back, &len, &e), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(back, two, 2);
+	free(back);
+	assert_int_equal(statedir_record_read(fd, "../other", 100, &back, &len, &e), 0);
+	assert_int_equal(len, 4);
+	free(back);
+	assert_int_equal(statedir_record_read(fd, "nftgate", 1, &back, &len, &e), -EFBIG);
+	d = opendir(tmpl);
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' && (!de->d_name[1] || de->d_name[1] == '.'))
+			continue;
+		assert_int_equal(de->d_name[0] == '.', 0); /* no temporary file left */
+		assert_null(strchr(de->d_name, '/'));
+		snprintf(path, sizeof(path), "%s/%s", tmpl, de->d_name);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		files++;
+	}
+	closedir(d);
+	assert_int_equal(files, 2);
+	/* the record is not a snapshot: rollback history does not see it */
+	assert_int_equal(statedir_newest(fd, "nftgate", path, &e), -ENOENT);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void unreplayable_refused(void **state)
 {
 	struct nft_error e = { 0 };
@@ -510,6 +670,9 @@ int main(void)
 		cmocka_unit_test(no_table_round_trip),
 		cmocka_unit_test(replay_strips_kernel_fields),
 		cmocka_unit_test(unreplayable_refused),
+		cmocka_unit_test(record_replays_as_the_dump_does),
+		cmocka_unit_test(record_round_trip_and_damage),
+		cmocka_unit_test(statedir_record_replaced_atomically),
 		cmocka_unit_test(statedir_modes_and_history),
 		cmocka_unit_test(concurrent_saves_never_overwrite),
 		cmocka_unit_test(statedir_writable_by_others_refused),
