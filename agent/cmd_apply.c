@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "agent/cli.h"
+#include "agent/kernel_session.h"
 #include "nft/build.h"
 #include "nft/layout.h"
 #include "nft/netlink.h"
-#include "nft/probe.h"
 #include "nft/render.h"
 #include "nft/snapshot.h"
 #include "nft/statedir.h"
@@ -209,26 +209,22 @@ static int apply_kernel(const struct cli *c, const struct ruleset *rs)
 {
 	struct nft_error e = { 0 };
 	struct attempt a = { 0 };
-	struct nl_sock *nl = NULL;
+	struct kernel_session ks = { .dirfd = -1 };
 	struct snapshot *rec = NULL;
-	int dirfd = -1, r, fail_at = test_fail_at();
+	int r, fail_at = test_fail_at();
 
-	r = nl_open(&nl, &e);
+	r = kernel_session_open(c, &ks, &e);
 	if (r >= 0)
-		r = probe_kernel(nl, &e);
-	if (r >= 0)
-		r = statedir_open(c->state_dir, &dirfd, &e);
-	if (r >= 0)
-		rec = load_record(nl, dirfd, c->table);
+		rec = load_record(ks.nl, ks.dirfd, c->table);
 	for (int tries = 0; r >= 0 && tries < APPLY_TRIES; tries++) {
 		nft_error_set(&e, 0, "%s", "");
-		r = attempt_once(nl, dirfd, rs, fail_at, &rec, &a, &e);
+		r = attempt_once(ks.nl, ks.dirfd, rs, fail_at, &rec, &a, &e);
 		if (r == 0)
 			break;
 		/* The transaction did not commit: its snapshot describes the current table and
 		 * is not history; drop it so rollback only walks real applies. */
 		if (a.saved[0])
-			statedir_remove(dirfd, a.saved, NULL);
+			statedir_remove(ks.dirfd, a.saved, NULL);
 		attempt_clear(&a);
 		if (r != -ERESTART)
 			break;
@@ -246,8 +242,8 @@ static int apply_kernel(const struct cli *c, const struct ruleset *rs)
 	}
 	a.snap = snapshot_free(a.snap); /* saved; only its memory is left */
 	counter_values_clear(&a.carry);
-	save_record(nl, dirfd, &a);
-	statedir_prune(dirfd, c->table, STATEDIR_KEEP, NULL);
+	save_record(ks.nl, ks.dirfd, &a);
+	statedir_prune(ks.dirfd, c->table, STATEDIR_KEEP, NULL);
 	printf("applied table inet %s: %zu listeners, %zu shares, %zu endpoints; one transaction "
 	       "of %zu messages (%zu bytes) committed in %.1f ms, generation %u; snapshot %s %s "
 	       "in %.1f ms\n", c->table, rs->plan->n, rs->n_shares, rs->n_plan_endpoints, a.nb->n,
@@ -257,9 +253,7 @@ static int apply_kernel(const struct cli *c, const struct ruleset *rs)
 out:
 	snapshot_free(rec);
 	attempt_clear(&a);
-	if (dirfd >= 0)
-		close(dirfd);
-	nl_close(nl);
+	kernel_session_close(&ks);
 	return r;
 }
 

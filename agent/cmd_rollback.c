@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "agent/cli.h"
+#include "agent/kernel_session.h"
 #include "nft/build.h"
 #include "nft/netlink.h"
-#include "nft/probe.h"
 #include "nft/snapshot.h"
 #include "nft/statedir.h"
 
@@ -132,23 +132,18 @@ int cmd_rollback(const struct cli *c)
 	char name[STATEDIR_NAME_MAX], when[64] = "?";
 	struct nft_error e = { 0 };
 	struct snapshot *s = NULL;
-	struct nl_sock *nl = NULL;
-	int dirfd = -1, r;
+	struct kernel_session ks = { .dirfd = -1 };
+	int r;
 	uint32_t genid = 0;
 	struct tm tm;
 	time_t t;
 
-	/* The probe first, as apply does: a snapshot replays the same layout, so a kernel
-	 * that lacks a feature is named before anything else is read or tried. */
-	r = nl_open(&nl, &e);
+	/* The probe first, as apply does: a snapshot replays the same layout. */
+	r = kernel_session_open(c, &ks, &e);
 	if (r >= 0)
-		r = probe_kernel(nl, &e);
-	if (r >= 0)
-		r = statedir_open(c->state_dir, &dirfd, &e);
-	if (r >= 0)
-		r = load_newest(dirfd, c, name, &s, &e);
+		r = load_newest(ks.dirfd, c, name, &s, &e);
 	for (int tries = 0; r >= 0 && tries < ROLLBACK_TRIES; tries++) {
-		r = restore_once(nl, s, &genid, &e);
+		r = restore_once(ks.nl, s, &genid, &e);
 		if (r != -ERESTART)
 			break;
 	}
@@ -158,9 +153,9 @@ int cmd_rollback(const struct cli *c)
 		r = EXIT_REFUSED;
 		goto out;
 	}
-	save_record(nl, dirfd, s, genid);
+	save_record(ks.nl, ks.dirfd, s, genid);
 	/* Only now: a refused restore keeps its snapshot for the next attempt. */
-	if (statedir_remove(dirfd, name, &e) < 0)
+	if (statedir_remove(ks.dirfd, name, &e) < 0)
 		cli_error("rolled back, but %s", e.msg);
 	t = (time_t)s->taken;
 	if (gmtime_r(&t, &tm))
@@ -170,8 +165,6 @@ int cmd_rollback(const struct cli *c)
 	r = EXIT_OK;
 out:
 	snapshot_free(s);
-	nl_close(nl);
-	if (dirfd >= 0)
-		close(dirfd);
+	kernel_session_close(&ks);
 	return r;
 }
