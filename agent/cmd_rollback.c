@@ -36,11 +36,9 @@ static int restore_once(struct nl_sock *nl, const struct snapshot *s, uint32_t *
 	uint32_t genid;
 	int r;
 
-	r = nl_getgen(nl, &genid);
+	r = nl_getgen(nl, &genid, e);
 	if (r < 0)
-		return nft_error_set(e, r, "reading the ruleset generation: %s%s", strerror(-r),
-				     r == -EPERM ? " (nftgate needs CAP_NET_ADMIN; run it as root)" :
-						   "");
+		return r;
 	r = batch_start(s->table, nl_seq_reserve(nl, 1u << 24), &genid, &nb);
 	if (r < 0)
 		return nft_error_set(e, r, "out of memory");

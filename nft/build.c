@@ -284,11 +284,16 @@ static void elem_set_data(void *o, uint16_t a, const void *d, uint32_t l)
 	nftnl_set_elem_set(o, a, d, l);
 }
 
-/* sub: the counter kind (0 conn, 1 rej, 2 traffic) of share `index`, or kind + 3 of route
- * `index`. */
-static int add_counter(struct nft_batch *nb, const char *name, const char *comment,
-		       uint32_t index, int sub, const struct counter_values *carry)
+struct counter_ctx {
+	struct nft_batch *nb;
+	const struct counter_values *carry; /* may be NULL */
+};
+
+/* A counter_foreach() callback; the message's sub and index are the counter's. */
+static int add_counter(const struct counter_obj *c, void *data)
 {
+	const struct counter_ctx *x = data;
+	struct nft_batch *nb = x->nb;
 	struct nftnl_obj *o = nftnl_obj_alloc();
 	const struct counter_value *cv;
 	struct nlmsghdr *nlh;
@@ -299,44 +304,21 @@ static int add_counter(struct nft_batch *nb, const char *name, const char *comme
 	r = before_msg(nb);
 	if (r < 0)
 		goto out;
-	cv = carry_find(carry, name);
+	cv = carry_find(x->carry, c->name);
 	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, nb->table);
-	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, c->name);
 	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
 	/* The table is re-created, so a share or route that persists gets its values back. */
 	nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_BYTES, cv ? cv->bytes : 0);
 	nftnl_obj_set_u64(o, NFTNL_OBJ_CTR_PKTS, cv ? cv->packets : 0);
-	r = set_comment(obj_set_data, o, NFTNL_OBJ_USERDATA, NFTNL_UDATA_OBJ_COMMENT, comment);
+	r = set_comment(obj_set_data, o, NFTNL_OBJ_USERDATA, NFTNL_UDATA_OBJ_COMMENT, c->comment);
 	if (r < 0)
 		goto out;
 	nlh = hdr(nb, NFT_MSG_NEWOBJ, NLM_F_CREATE);
 	nftnl_obj_nlmsg_build_payload(nlh, o);
-	r = msg_push(nb, nlh, W_OBJ, (uint8_t)sub, index, 0);
+	r = msg_push(nb, nlh, W_OBJ, (uint8_t)c->sub, c->index, 0);
 out:
 	nftnl_obj_free(o);
-	return r;
-}
-
-static int add_counters(struct nft_batch *nb, const struct counter_values *carry)
-{
-	const struct ruleset *rs = nb->rs;
-	char name[32];
-	int r = 0;
-
-	for (size_t i = 0; r >= 0 && i < rs->n_shares; i++)
-		for (int k = 0; r >= 0 && k < 3; k++) {
-			if (!share_has_counter(&rs->shares[i], k))
-				continue;
-			share_counter_name(&rs->shares[i], k, name, sizeof(name));
-			r = add_counter(nb, name, rs->shares[i].comment, (uint32_t)i, k, carry);
-		}
-	for (size_t i = 0; r >= 0 && i < rs->n_routes; i++)
-		for (int k = 0; r >= 0 && k < 3; k++) {
-			if (!route_has_counter(&rs->routes[i], k))
-				continue;
-			route_counter_name(&rs->routes[i], k, name, sizeof(name));
-			r = add_counter(nb, name, rs->routes[i].comment, (uint32_t)i, k + 3, carry);
-		}
 	return r;
 }
 
@@ -446,13 +428,20 @@ static struct nftnl_set_elem *elem_new(const struct set_elem *el)
 	return e;
 }
 
+struct collect {
+	struct nftnl_set *s;
+	size_t n;
+};
+
 static int collect_elem(const struct set_elem *el, void *data)
 {
+	struct collect *c = data;
 	struct nftnl_set_elem *e = elem_new(el);
 
 	if (!e)
 		return -ENOMEM;
-	nftnl_set_elem_add(data, e);
+	nftnl_set_elem_add(c->s, e);
+	c->n++;
 	return 0;
 }
 
@@ -480,16 +469,17 @@ static uint32_t count_elems(const struct nlmsghdr *nlh, uint32_t offset, uint32_
 static int add_elems(struct nft_batch *nb, enum set_index si)
 {
 	struct nftnl_set_elems_iter *it = NULL;
-	struct nftnl_set *s = set_new(nb->table, si, false);
+	struct collect c = { set_new(nb->table, si, false), 0 };
 	uint32_t first = 0;
 	int r, more;
 
-	if (!s)
+	if (!c.s)
 		return -ENOMEM;
-	r = set_foreach(nb->rs, si, collect_elem, s);
-	if (r < 0 || !set_count(nb->rs, si))
+	/* counted while collecting: a second walk would format every element's text again */
+	r = set_foreach(nb->rs, si, collect_elem, &c);
+	if (r < 0 || !c.n)
 		goto out;
-	it = nftnl_set_elems_iter_create(s);
+	it = nftnl_set_elems_iter_create(c.s);
 	if (!it) {
 		r = -ENOMEM;
 		goto out;
@@ -515,7 +505,7 @@ static int add_elems(struct nft_batch *nb, enum set_index si)
 out:
 	if (it)
 		nftnl_set_elems_iter_destroy(it);
-	nftnl_set_free(s);
+	nftnl_set_free(c.s);
 	return r;
 }
 
@@ -597,8 +587,11 @@ static int build_body(struct nft_batch *nb, const struct chain_list *cl,
 		r = add_table_msg(nb, NFT_MSG_NEWTABLE, true, W_TABLE);
 	for (size_t i = 0; r >= 0 && i < cl->n; i++)
 		r = add_chain(nb, &cl->v[i], (uint32_t)i);
-	if (r >= 0)
-		r = add_counters(nb, o->carry);
+	if (r >= 0) {
+		struct counter_ctx x = { nb, o->carry };
+
+		r = counter_foreach(nb->rs, add_counter, &x);
+	}
 	for (int s = 0; r >= 0 && s < SET__COUNT; s++)
 		r = add_set(nb, (enum set_index)s);
 	for (int s = 0; r >= 0 && s < SET__COUNT; s++)
@@ -652,6 +645,7 @@ out:
 
 struct find_elem {
 	uint32_t want, at;
+	size_t listener;
 	char text[600];
 };
 
@@ -661,6 +655,7 @@ static int find_elem_cb(const struct set_elem *el, void *data)
 
 	if (f->at++ != f->want)
 		return 0;
+	f->listener = el->listener;
 	snprintf(f->text, sizeof(f->text), "`%s`%s%s", el->text, el->share ? ", " : "",
 		 el->share ? el->share->comment : "");
 	return 1;
@@ -679,39 +674,29 @@ static void describe_listener(const struct ruleset *rs, size_t li, char *buf, si
 		 l->route ? l->route : "(none)");
 }
 
-static void describe_elems(const struct nft_batch *nb, const struct batch_msg *m,
-			   const struct nl_reply_err *re, char *buf, size_t len)
+/* Returns true, with the listener the element serves in *ret_listener, when the refused
+ * element was found in rs. */
+static bool describe_elems(const struct nft_batch *nb, const struct batch_msg *m,
+			   const struct nl_reply_err *re, char *buf, size_t len,
+			   size_t *ret_listener)
 {
 	struct find_elem f = { 0 };
 	uint32_t k = 0, n = count_elems(m->nlh, re->has_offset ? re->offset : 0, &k);
 
 	if (!nb->rs) {
 		snprintf(buf, len, "elements of map %s", set_defs[m->sub].name);
-		return;
+		return false;
 	}
 	f.want = m->index + (re->has_offset ? k : 0);
 	if (set_foreach(nb->rs, (enum set_index)m->sub, find_elem_cb, &f) != 1) {
 		snprintf(buf, len, "elements %u..%u of map %s", m->index, m->index + n - 1,
 			 set_defs[m->sub].name);
-		return;
+		return false;
 	}
 	snprintf(buf, len, "%selement %u of map %s: %s", re->has_offset ? "" : "the first ",
 		 f.want, set_defs[m->sub].name, f.text);
-}
-
-struct listener_of {
-	uint32_t want, at;
-	size_t listener;
-};
-
-static int listener_of_cb(const struct set_elem *el, void *data)
-{
-	struct listener_of *f = data;
-
-	if (f->at++ != f->want)
-		return 0;
-	f->listener = el->listener;
-	return 1;
+	*ret_listener = f.listener;
+	return true;
 }
 
 void batch_describe(const struct nft_batch *nb, const struct nl_reply_err *re, char *buf,
@@ -754,14 +739,10 @@ void batch_describe(const struct nft_batch *nb, const struct nl_reply_err *re, c
 	case W_SET: snprintf(buf, len, "map %s", set_defs[m->sub].name); break;
 	case W_ELEMS: {
 		char el[700];
-		struct listener_of lo = { 0 };
-		uint32_t k = 0;
+		size_t listener;
 
-		describe_elems(nb, m, re, el, sizeof(el));
-		count_elems(m->nlh, re->has_offset ? re->offset : 0, &k);
-		lo.want = m->index + (re->has_offset ? k : 0);
-		if (nb->rs && set_foreach(nb->rs, (enum set_index)m->sub, listener_of_cb, &lo) == 1) {
-			describe_listener(nb->rs, lo.listener, who, sizeof(who));
+		if (describe_elems(nb, m, re, el, sizeof(el), &listener)) {
+			describe_listener(nb->rs, listener, who, sizeof(who));
 			snprintf(buf, len, "%s (%s)", el, who);
 		} else {
 			snprintf(buf, len, "%s", el);

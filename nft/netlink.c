@@ -166,7 +166,7 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-int nl_getgen(struct nl_sock *s, uint32_t *ret_genid)
+int nl_getgen(struct nl_sock *s, uint32_t *ret_genid, struct nft_error *e)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct gen_state g = { 0 };
@@ -183,10 +183,12 @@ int nl_getgen(struct nl_sock *s, uint32_t *ret_genid)
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 	r = nl_request(s, nlh, gen_cb, &g);
+	if (r >= 0 && !g.got)
+		r = -EPROTO;
 	if (r < 0)
-		return r;
-	if (!g.got)
-		return -EPROTO;
+		return nft_error_set(e, r, "reading the ruleset generation: %s%s", strerror(-r),
+				     r == -EPERM ? " (nftgate needs CAP_NET_ADMIN; run it as root)" :
+						   "");
 	*ret_genid = g.genid;
 	return 0;
 }

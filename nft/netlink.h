@@ -44,8 +44,9 @@ struct nl_sock *nl_close(struct nl_sock *s);
 /* Reserves n consecutive sequence numbers and returns the first. */
 uint32_t nl_seq_reserve(struct nl_sock *s, uint32_t n);
 
-/* NFT_MSG_GETGEN. Returns 0 and sets *ret_genid, or -errno (-EPERM without CAP_NET_ADMIN). */
-int nl_getgen(struct nl_sock *s, uint32_t *ret_genid);
+/* NFT_MSG_GETGEN. Returns 0 and sets *ret_genid, or -errno (-EPERM without CAP_NET_ADMIN)
+ * with e (which may be NULL: callers that retry or report otherwise). */
+int nl_getgen(struct nl_sock *s, uint32_t *ret_genid, struct nft_error *e);
 
 /* The generation after a batch fenced with NFNL_BATCH_GENID = g commits: the kernel holds its
  * commit mutex from the fence check to the commit and bumps the generation once per commit,

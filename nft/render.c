@@ -15,27 +15,10 @@ static const char *hook_name(uint32_t hook)
 	return hook < sizeof(names) / sizeof(names[0]) ? names[hook] : "?";
 }
 
-static void render_counters(FILE *f, const struct ruleset *rs)
+static int render_counter(const struct counter_obj *c, void *data)
 {
-	char name[32];
-
-	for (size_t i = 0; i < rs->n_shares; i++)
-		for (int k = 0; k < 3; k++) {
-			if (!share_has_counter(&rs->shares[i], k))
-				continue;
-			share_counter_name(&rs->shares[i], k, name, sizeof(name));
-			fprintf(f, "\tcounter %s {\n\t\tcomment \"%s\"\n\t}\n\n", name,
-				rs->shares[i].comment);
-		}
-	/* after the shares' counters, as build.c creates them */
-	for (size_t i = 0; i < rs->n_routes; i++)
-		for (int k = 0; k < 3; k++) {
-			if (!route_has_counter(&rs->routes[i], k))
-				continue;
-			route_counter_name(&rs->routes[i], k, name, sizeof(name));
-			fprintf(f, "\tcounter %s {\n\t\tcomment \"%s\"\n\t}\n\n", name,
-				rs->routes[i].comment);
-		}
+	fprintf(data, "\tcounter %s {\n\t\tcomment \"%s\"\n\t}\n\n", c->name, c->comment);
+	return 0;
 }
 
 struct elem_out {
@@ -102,7 +85,7 @@ int render_text(const struct ruleset *rs, char **ret_text, size_t *ret_len)
 	 * three commands are one transaction in nft -f. */
 	fprintf(f, "table inet %s\ndelete table inet %s\ntable inet %s {\n", rs->table, rs->table,
 		rs->table);
-	render_counters(f, rs);
+	counter_foreach(rs, render_counter, f);
 	render_sets(f, rs);
 	render_chains(f, &cl);
 	fprintf(f, "}\n");

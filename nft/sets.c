@@ -80,6 +80,38 @@ bool route_has_counter(const struct lay_route *rt, int kind)
 	return kind == 1 ? rt->rejects : rt->forwards;
 }
 
+int counter_foreach(const struct ruleset *rs, counter_cb cb, void *data)
+{
+	struct counter_obj c;
+	int r;
+
+	for (size_t i = 0; i < rs->n_shares; i++)
+		for (int k = 0; k < 3; k++) {
+			if (!share_has_counter(&rs->shares[i], k))
+				continue;
+			share_counter_name(&rs->shares[i], k, c.name, sizeof(c.name));
+			c.comment = rs->shares[i].comment;
+			c.index = (uint32_t)i;
+			c.sub = k;
+			r = cb(&c, data);
+			if (r)
+				return r;
+		}
+	for (size_t i = 0; i < rs->n_routes; i++)
+		for (int k = 0; k < 3; k++) {
+			if (!route_has_counter(&rs->routes[i], k))
+				continue;
+			route_counter_name(&rs->routes[i], k, c.name, sizeof(c.name));
+			c.comment = rs->routes[i].comment;
+			c.index = (uint32_t)i;
+			c.sub = k + 3;
+			r = cb(&c, data);
+			if (r)
+				return r;
+		}
+	return 0;
+}
+
 void pick_chain_name(enum lay_kind k, uint32_t modulus, char *buf, size_t len)
 {
 	snprintf(buf, len, "pick_%s_%u", lay_kind_name(k), modulus);
@@ -215,12 +247,10 @@ static int endpoint_elems(const struct ruleset *rs, int f, set_elem_cb cb, void 
 	return 0;
 }
 
-static int share_elems(const struct ruleset *rs, enum set_index s, set_elem_cb cb, void *data)
+/* SET_SHARE_MASQ: one element per share that forwards, when masquerading at all. */
+static int masq_elems(const struct ruleset *rs, set_elem_cb cb, void *data)
 {
-	int kind = s == SET_SHARE_CONN ? 0 : s == SET_SHARE_REJECT ? 1 : 2;
-	char name[32];
-
-	if (s == SET_SHARE_MASQ && !rs->masquerade)
+	if (!rs->masquerade)
 		return 0;
 	for (size_t i = 0; i < rs->n_shares; i++) {
 		const struct lay_share *sh = &rs->shares[i];
@@ -228,17 +258,11 @@ static int share_elems(const struct ruleset *rs, enum set_index s, set_elem_cb c
 		uint32_t key = sh->id << LAYOUT_SHARE_SHIFT;
 		int r;
 
-		if (s == SET_SHARE_MASQ ? !sh->forwards : !share_has_counter(sh, kind))
+		if (!sh->forwards)
 			continue;
 		put_u32(el.key, key);
 		el.key_len = 4;
-		if (s == SET_SHARE_MASQ) {
-			snprintf(el.text, sizeof(el.text), "0x%08x", key);
-		} else {
-			share_counter_name(sh, kind, name, sizeof(name));
-			el.objref = name;
-			snprintf(el.text, sizeof(el.text), "0x%08x : \"%s\"", key, name);
-		}
+		snprintf(el.text, sizeof(el.text), "0x%08x", key);
 		r = cb(&el, data);
 		if (r)
 			return r;
@@ -246,12 +270,13 @@ static int share_elems(const struct ruleset *rs, enum set_index s, set_elem_cb c
 	return 0;
 }
 
-/* One element per share that has a counter of this kind: its route has one too (a route's
- * flags are the union of its shares'). Shares without a route (listeners rejecting as a
- * whole) have no element: see the nat chains in rules.c for why that is safe. */
-static int route_elems(const struct ruleset *rs, enum set_index s, set_elem_cb cb, void *data)
+/* share mark -> counter of this kind: the share's own, or (by_route) its route's. A route
+ * map has one element per share that has a counter of this kind: its route has one too (a
+ * route's flags are the union of its shares'). Shares without a route (listeners rejecting
+ * as a whole) have no element there: see the nat chains in rules.c for why that is safe. */
+static int counter_elems(const struct ruleset *rs, int kind, bool by_route, set_elem_cb cb,
+			 void *data)
 {
-	int kind = s == SET_ROUTE_CONN ? 0 : s == SET_ROUTE_REJECT ? 1 : 2;
 	char name[32];
 
 	for (size_t i = 0; i < rs->n_shares; i++) {
@@ -260,11 +285,14 @@ static int route_elems(const struct ruleset *rs, enum set_index s, set_elem_cb c
 		uint32_t key = sh->id << LAYOUT_SHARE_SHIFT;
 		int r;
 
-		if (sh->route == LAY_NO_ROUTE || !share_has_counter(sh, kind))
+		if ((by_route && sh->route == LAY_NO_ROUTE) || !share_has_counter(sh, kind))
 			continue;
 		put_u32(el.key, key);
 		el.key_len = 4;
-		route_counter_name(&rs->routes[sh->route], kind, name, sizeof(name));
+		if (by_route)
+			route_counter_name(&rs->routes[sh->route], kind, name, sizeof(name));
+		else
+			share_counter_name(sh, kind, name, sizeof(name));
 		el.objref = name;
 		snprintf(el.text, sizeof(el.text), "0x%08x : \"%s\"", key, name);
 		r = cb(&el, data);
@@ -289,11 +317,11 @@ int set_foreach(const struct ruleset *rs, enum set_index s, set_elem_cb cb, void
 	case SET_ENDPOINT6: return endpoint_elems(rs, 1, cb, data);
 	case SET_SHARE_CONN:
 	case SET_SHARE_REJECT:
-	case SET_SHARE_TRAFFIC:
-	case SET_SHARE_MASQ: return share_elems(rs, s, cb, data);
+	case SET_SHARE_TRAFFIC: return counter_elems(rs, s - SET_SHARE_CONN, false, cb, data);
+	case SET_SHARE_MASQ: return masq_elems(rs, cb, data);
 	case SET_ROUTE_CONN:
 	case SET_ROUTE_REJECT:
-	case SET_ROUTE_TRAFFIC: return route_elems(rs, s, cb, data);
+	case SET_ROUTE_TRAFFIC: return counter_elems(rs, s - SET_ROUTE_CONN, true, cb, data);
 	default: return 0;
 	}
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The fixed set of named maps and sets in our table, and the elements a ruleset puts in
- * each. One enumeration feeds the nft text (render.c), the netlink batch (build.c) and the
- * mapping of a refused element back to its listener (build.c), so the three cannot differ.
+ * The fixed set of named maps and sets in our table, the elements a ruleset puts in each,
+ * and its counter objects. One enumeration of each feeds the nft text (render.c), the
+ * netlink batch (build.c) and the mapping of a refused element back to its listener
+ * (build.c), so they cannot differ.
  */
 #ifndef NFTGATE_NFT_SETS_H
 #define NFTGATE_NFT_SETS_H
@@ -73,6 +74,20 @@ bool share_has_counter(const struct lay_share *sh, int kind);
 /* Counter object names of a route ("r<id>_conn", ...), same kinds. */
 void route_counter_name(const struct lay_route *rt, int kind, char *buf, size_t len);
 bool route_has_counter(const struct lay_route *rt, int kind);
+
+/* One counter object of a ruleset. Pointers are valid only during the callback. */
+struct counter_obj {
+	char name[32];
+	const char *comment;
+	uint32_t index;          /* the share's index, or the route's when sub >= 3 */
+	int sub;                 /* the kind (0 conn, 1 rej, 2 traffic) of a share, kind + 3 of a route */
+};
+
+typedef int (*counter_cb)(const struct counter_obj *c, void *data);
+
+/* Calls cb for every counter object of rs: the shares' then the routes', in batch order;
+ * stops at and returns the first non-zero result. Feeds both the text and the batch. */
+int counter_foreach(const struct ruleset *rs, counter_cb cb, void *data);
 
 /* The pick chain of (kind, modulus): "pick_any4_10". */
 void pick_chain_name(enum lay_kind k, uint32_t modulus, char *buf, size_t len);

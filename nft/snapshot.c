@@ -205,17 +205,15 @@ int snapshot_take(struct nl_sock *nl, const char *table, struct snapshot **ret,
 		uint32_t g1, g2;
 		int r;
 
-		r = nl_getgen(nl, &g1);
+		r = nl_getgen(nl, &g1, e);
 		if (r < 0)
-			return nft_error_set(e, r, "reading the ruleset generation: %s%s",
-					     strerror(-r), r == -EPERM ?
-					     " (nftgate needs CAP_NET_ADMIN; run it as root)" : "");
+			return r;
 		c.s = snapshot_new(table, false);
 		if (!c.s)
 			return nft_error_set(e, -ENOMEM, "out of memory");
 		r = dump_all(nl, &c);
 		if (r >= 0)
-			r = nl_getgen(nl, &g2);
+			r = nl_getgen(nl, &g2, NULL);
 		if (r == -EINTR || (r >= 0 && g1 != g2)) {
 			snapshot_free(c.s);
 			continue; /* the ruleset changed under the dump: read it again */
@@ -359,11 +357,9 @@ int snapshot_take_from_record(struct nl_sock *nl, const struct snapshot *rec,
 	uint32_t g1, g2;
 	int r;
 
-	r = nl_getgen(nl, &g1);
+	r = nl_getgen(nl, &g1, e);
 	if (r < 0)
-		return nft_error_set(e, r, "reading the ruleset generation: %s%s", strerror(-r),
-				     r == -EPERM ? " (nftgate needs CAP_NET_ADMIN; run it as root)" :
-						   "");
+		return r;
 	if (g1 != rec->genid)
 		return -ESTALE;
 	c.s = snapshot_new(rec->table, false);
@@ -374,7 +370,7 @@ int snapshot_take_from_record(struct nl_sock *nl, const struct snapshot *rec,
 	}
 	r = rec->present ? fetch_counters(nl, rec, &c) : 0;
 	if (r >= 0)
-		r = nl_getgen(nl, &g2);
+		r = nl_getgen(nl, &g2, NULL);
 	/* a counter that is not there (ENOENT), a lost reply, a moved generation: whatever it
 	 * was, the full dump finds out and says it better */
 	if (r == -EPERM || r == -ENOMEM) {

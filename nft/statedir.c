@@ -200,19 +200,21 @@ static int next_name(int dirfd, const char *prefix, char *name)
 	return 0;
 }
 
-/* Moves tmp to the next free name. RENAME_NOREPLACE: a concurrent apply that picked the
- * same sequence makes this one pick again instead of replacing the other's snapshot. */
+/* Moves tmp to name, the next free name when listed. RENAME_NOREPLACE: a concurrent apply
+ * that took that sequence meanwhile makes this one pick again instead of replacing the
+ * other's snapshot. */
 static int publish(int dirfd, const char *prefix, const char *tmp, char *name)
 {
 	for (int tries = 0; tries < 100; tries++) {
-		int r = next_name(dirfd, prefix, name);
+		int r;
 
-		if (r < 0)
-			return r;
 		if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
 			return 0;
 		if (errno != EEXIST)
 			return -errno;
+		r = next_name(dirfd, prefix, name);
+		if (r < 0)
+			return r;
 	}
 	return -EBUSY;
 }
