@@ -77,9 +77,18 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "  UNIT    $$t"; $$t; done
 
 # The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer, in their own tree.
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
-	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="-O1 -g -fsanitize=address,undefined \
-		-fno-omit-frame-pointer -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" unit
+	$(MAKE) BUILD=$(BUILD)/asan CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" all unit
+
+# The end-to-end suite against that sanitized binary (LeakSanitizer included): every kernel
+# path, with real netlink replies, checked for memory errors and leaks.
+e2e-asan: asan
+	NFTGATE_BIN=$(CURDIR)/$(BUILD)/asan/nftgate $(PYTHON) -m pytest -q tests/e2e
+
+# Everything again with clang, warnings as errors, and its unit tests.
+clang:
+	$(MAKE) CC=clang BUILD=$(BUILD)/clang all unit
 
 # libFuzzer over the manifest reader and resolve(), bounded in time.
 FUZZ_CFLAGS = -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -I. \
@@ -98,7 +107,7 @@ fuzz: $(BUILD)/fuzz/fuzz_manifest
 e2e: $(BUILD)/nftgate
 	$(PYTHON) -m pytest -q tests/e2e
 
-check: unit asan fuzz e2e
+check: unit asan clang fuzz e2e e2e-asan
 
 test: deps
 	$(MAKE) all
@@ -122,7 +131,7 @@ install: $(BUILD)/nftgate
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all deps unit asan fuzz e2e check test demo bench install clean
+.PHONY: all deps unit asan e2e-asan clang fuzz e2e check test demo bench install clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
