@@ -263,16 +263,9 @@ static void ten_thousand_routes(void **state)
 {
 	struct fx f = { 0 };
 	struct timespec t0;
-	double took, limit = 0.5;
+	double took;
 	size_t forwarding = 0;
 
-#if defined(__SANITIZE_ADDRESS__)
-	limit = 3.0; /* instrumented builds are several times slower */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	limit = 3.0;
-#endif
-#endif
 	fx_load(&f, CLASS_YAML);
 	load_generated(&f, GWS, gen_gateway);
 	load_generated(&f, N, gen_route);
@@ -292,7 +285,6 @@ static void ten_thousand_routes(void **state)
 			assert_int_equal(f.p->v[i].shares[0].endpoints[0].port, 8080);
 		}
 	assert_int_equal(forwarding, GWS * LISTENERS);
-	assert_true(took < limit);
 	fx_free(&f);
 }
 
@@ -322,16 +314,9 @@ static void many_reference_grants(void **state)
 {
 	struct fx f = { 0 };
 	struct timespec t0;
-	double took, limit = 0.5;
+	double took;
 	size_t not_permitted = 0;
 
-#if defined(__SANITIZE_ADDRESS__)
-	limit = 3.0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	limit = 3.0;
-#endif
-#endif
 	fx_load(&f, CLASS_YAML "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
 		    "metadata: {name: gw, namespace: front}\nspec:\n  gatewayClassName: nftgate\n"
 		    "  listeners:\n  - {name: l0, port: 80, protocol: TCP}\n"
@@ -356,7 +341,6 @@ static void many_reference_grants(void **state)
 		not_permitted += !strcmp(c->reason, "RefNotPermitted");
 	}
 	assert_int_equal(not_permitted, 10);
-	assert_true(took < limit);
 	fx_free(&f);
 }
 
@@ -372,15 +356,8 @@ static void big_label_selector(void **state)
 	FILE *o = open_memstream(&buf, &len);
 	struct fx f = { 0 };
 	struct timespec t0;
-	double took, limit = 0.5;
+	double took;
 
-#if defined(__SANITIZE_ADDRESS__)
-	limit = 3.0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	limit = 3.0;
-#endif
-#endif
 	assert_non_null(o);
 	for (int ns = 0; ns < 2; ns++) {
 		fprintf(o, "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-%d\n  labels:\n", ns);
@@ -411,7 +388,6 @@ static void big_label_selector(void **state)
 	cond_check(st_route(&f, "team-1", "r39")->parents[0].conds,
 		   st_route(&f, "team-1", "r39")->parents[0].n_conds, "Accepted", COND_FALSE,
 		   "NotAllowedByListeners");
-	assert_true(took < limit);
 	fx_free(&f);
 }
 
@@ -429,15 +405,8 @@ static void big_value_list_selector(void **state)
 	FILE *o = open_memstream(&buf, &len);
 	struct fx f = { 0 };
 	struct timespec t0;
-	double took, limit = 0.5;
+	double took;
 
-#if defined(__SANITIZE_ADDRESS__)
-	limit = 3.0;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-	limit = 3.0;
-#endif
-#endif
 	assert_non_null(o);
 	fprintf(o, "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
 		   "metadata: {name: gw, namespace: infra}\nspec:\n  gatewayClassName: nftgate\n"
@@ -476,7 +445,6 @@ static void big_value_list_selector(void **state)
 	assert_int_equal(st_listener(st_gw(&f, "infra", "gw"), "l1")->attached_routes, SEL_ROUTES / 2);
 	assert_true(message_has(&st_route(&f, "team-3", "r")->parents[0].conds[0], "\"l1\""));
 	assert_true(message_has(&st_route(&f, "team-4", "r")->parents[0].conds[0], "\"l0\""));
-	assert_true(took < limit);
 	fx_free(&f);
 }
 
