@@ -62,7 +62,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libnftgate.a
 
 # Everything a fresh Debian 12 machine lacks, installed only when missing.
 DEBS := build-essential pkg-config clang libclang-rt-14-dev libnftnl-dev libmnl-dev libyaml-dev libcmocka-dev libjson-c-dev \
-	nftables iproute2 python3 python3-pytest python3-yaml time strace
+	nftables iproute2 python3 python3-pytest python3-yaml time strace procps
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \

@@ -82,8 +82,12 @@ class Netns:
         self.name = "ngk-%d-%d" % (os.getpid(), next(_counter))
         self.tmp = Path(tempfile.mkdtemp(prefix="nftgate-kernel-"))
         self.state = self.tmp / "state"
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        self.exec("ip", "link", "set", "lo", "up")
+        try:
+            subprocess.run(["ip", "netns", "add", self.name], check=True)
+            self.exec("ip", "link", "set", "lo", "up")
+        except BaseException:
+            self.close()  # a half-made namespace is removed too
+            raise
 
     def close(self):
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
