@@ -96,7 +96,7 @@ static uint32_t nested_count(const struct nlmsghdr *nlh)
 static void big_element_lists_are_split(void **state)
 {
 	size_t n = 4000;
-	struct plan_endpoint *eps = calloc(n, sizeof(*eps));
+	struct plan_endpoint *eps = many_v4_endpoints(n);
 	struct plan_share sh = { .weight = 1, .backend = "Service ns/big:1", .n_endpoints = n };
 	struct plan_listener l = w_listeners[0];
 	struct plan p = { &l, 1 };
@@ -105,13 +105,6 @@ static void big_element_lists_are_split(void **state)
 	uint32_t seen = 0, msgs = 0;
 
 	assert_non_null(eps);
-	for (size_t i = 0; i < n; i++) {
-		eps[i].family = AF_INET;
-		eps[i].addr[0] = 10;
-		eps[i].addr[2] = (uint8_t)(i >> 8);
-		eps[i].addr[3] = (uint8_t)i;
-		eps[i].port = 1;
-	}
 	sh.endpoints = eps;
 	l.shares = &sh;
 	l.n_shares = 1;

@@ -468,7 +468,7 @@ static void same_port_conflict_resets(void **state)
 static void too_many_endpoints_refused(void **state)
 {
 	size_t n = LAYOUT_MAX_SHARE_ENDPOINTS + 1;
-	struct plan_endpoint *eps = calloc(n, sizeof(*eps));
+	struct plan_endpoint *eps = many_v4_endpoints(n);
 	struct plan_share sh = { .weight = 1, .backend = "Service ns/big:1", .n_endpoints = n };
 	struct plan_listener l = w_listeners[0];
 	struct plan p = { &l, 1 };
@@ -476,13 +476,6 @@ static void too_many_endpoints_refused(void **state)
 	struct ruleset *rs = NULL;
 
 	assert_non_null(eps);
-	for (size_t i = 0; i < n; i++) {
-		eps[i].family = AF_INET;
-		eps[i].addr[0] = 10;
-		eps[i].addr[2] = (uint8_t)(i >> 8);
-		eps[i].addr[3] = (uint8_t)i;
-		eps[i].port = 1;
-	}
 	sh.endpoints = eps;
 	l.shares = &sh;
 	l.n_shares = 1;

@@ -7,6 +7,7 @@
 #define NFTGATE_TEST_NFT_PLANS_H
 
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -92,5 +93,20 @@ static struct plan_listener rej_listeners[] = {
 	  .n_shares = 1 },
 };
 static const struct plan plan_rejects = { rej_listeners, 3 };
+
+/* n distinct IPv4 endpoints 10.0.x.y:1, for share-size limits; the caller frees them. */
+static inline struct plan_endpoint *many_v4_endpoints(size_t n)
+{
+	struct plan_endpoint *eps = calloc(n, sizeof(*eps));
+
+	for (size_t i = 0; eps && i < n; i++) {
+		eps[i].family = AF_INET;
+		eps[i].addr[0] = 10;
+		eps[i].addr[2] = (uint8_t)(i >> 8);
+		eps[i].addr[3] = (uint8_t)i;
+		eps[i].port = 1;
+	}
+	return eps;
+}
 
 #endif
