@@ -350,6 +350,25 @@ class Sandbox:
         host:port; returns a Tally."""
         return self.probe_many([(host, port)], count, src, timeout)[0]
 
+    def probe_weighted(self, host, port, expected, count=500, tolerance=0.05):
+        """count connections to host:port; every one must be answered and each Service's
+        share must be within tolerance of expected (a Service -> fraction mapping; 0 means
+        none at all). Selection is random per connection: at 500 connections 5 points is
+        ~2.4 sigma, so one retry (as the upstream harness retries until it converges) keeps
+        false failures rare. Returns the last Tally."""
+        for _ in range(2):
+            t = self.probe(host, port, count=count)
+            by = t.by_service(self)
+            assert t.answered == count, t
+            for svc, want in expected.items():
+                if want == 0:
+                    assert by.get(svc, 0) == 0, "weight 0 got traffic: %s" % t
+            got = {svc: by.get(svc, 0) / count for svc in expected}
+            if all(abs(got[s] - w) <= tolerance for s, w in expected.items()):
+                return t
+        raise AssertionError("expected shares %s within %.2f, got %s (%s)"
+                             % (expected, tolerance, got, t))
+
     def probe_many(self, targets, count=20, src=None, timeout=2.0):
         cmd = [PYTHON, __file__, "probe", "--count", str(count), "--timeout", str(timeout)]
         cmd += [target_text(h, p) for h, p in targets]
