@@ -42,6 +42,14 @@ static int load_all(const struct cli *c, struct store *s, struct diags *d)
 	return worst ? worst : r;
 }
 
+static int input_errors(const struct diags *d)
+{
+	diags_print(d, stderr);
+	cli_error("%zu input error%s; nothing was changed", d->n + d->dropped,
+		  d->n + d->dropped == 1 ? "" : "s");
+	return EXIT_INPUT;
+}
+
 int cli_load(const struct cli *c, struct store **ret_store, struct plan **ret_plan,
 	     struct status_set **ret_status)
 {
@@ -61,22 +69,27 @@ int cli_load(const struct cli *c, struct store **ret_store, struct plan **ret_pl
 		return EXIT_REFUSED;
 	}
 	r = load_all(c, s, &d);
+	/* directory entries that were not read (FIFOs, devices): said, not errors */
+	diags_print_notes(&d, stderr);
 	if (r == -ENOMEM) {
 		cli_error("out of memory reading the input");
 		r = EXIT_REFUSED;
 		goto out;
 	}
 	if (r < 0 || d.n) {
-		diags_print(&d, stderr);
-		cli_error("%zu input error%s; nothing was changed", d.n + d.dropped,
-			  d.n + d.dropped == 1 ? "" : "s");
-		r = EXIT_INPUT;
+		r = input_errors(&d);
 		goto out;
 	}
+	/* resolve() reports what only the whole input shows (a share's endpoint limit) */
+	ro.diags = &d;
 	r = resolve(s, &ro, &p, &st);
 	if (r < 0) {
 		cli_error("resolving the input: %s", strerror(-r));
 		r = EXIT_REFUSED;
+		goto out;
+	}
+	if (d.n) {
+		r = input_errors(&d);
 		goto out;
 	}
 	if (ret_plan) {

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "agent/kernel_session.h"
@@ -9,8 +13,11 @@ int kernel_session_open(const struct cli *c, struct kernel_session *ks, struct n
 {
 	int r;
 
-	ks->nl = NULL;
+	char me[64], holder[128];
+
+	memset(ks, 0, sizeof(*ks));
 	ks->dirfd = -1;
+	ks->lock_fd = -1;
 	/* The probe comes first, so that a kernel lacking a feature is named before anything
 	 * is read, saved or tried. */
 	r = nl_open(&ks->nl, e);
@@ -18,16 +25,56 @@ int kernel_session_open(const struct cli *c, struct kernel_session *ks, struct n
 		r = probe_kernel(ks->nl, e);
 	if (r >= 0)
 		r = statedir_open(c->state_dir, &ks->dirfd, e);
-	if (r < 0)
+	if (r >= 0) {
+		snprintf(me, sizeof(me), "%s %ld", c->command ? c->command : "nftgate",
+			 (long)getpid());
+		r = statedir_lock_table(ks->dirfd, c->table, me, &ks->lock_fd, holder,
+					sizeof(holder), e);
+		if (r == -EBUSY && !strncmp(holder, "run ", 4))
+			nft_error_append(e, "(state dir %s); %s", c->state_dir,
+					 c->command && !strcmp(c->command, "run") ?
+						 "one daemon per table and state dir" :
+						 "the daemon owns the table: stop it first, or "
+						 "change its inputs");
+	}
+	if (r < 0) {
 		kernel_session_close(ks);
-	return r;
+		return r;
+	}
+	/* Before 5.14 the namespace cannot be named: snapshots then record none, and nothing
+	 * tells two namespaces sharing a state directory apart (docs/rollback.md). */
+	ks->has_ns = nl_netns_id(ks->nl, &ks->ns) == 0;
+	if (!ks->has_ns)
+		memset(&ks->ns, 0, sizeof(ks->ns));
+	return 0;
 }
 
 void kernel_session_close(struct kernel_session *ks)
 {
+	if (ks->lock_fd >= 0)
+		close(ks->lock_fd);
+	ks->lock_fd = -1;
 	if (ks->dirfd >= 0)
 		close(ks->dirfd);
 	ks->dirfd = -1;
-	nl_close(ks->nl);
-	ks->nl = NULL;
+	ks->nl = nl_close(ks->nl);
+}
+
+void kernel_session_record(const struct kernel_session *ks, const struct snapshot *content,
+			   uint32_t genid)
+{
+	struct nft_error e = { 0 };
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!ks->has_ns)
+		return; /* a record that cannot name its namespace could stand in for another's */
+	r = record_encode(&ks->ns, content, genid, &buf, &len);
+	if (r >= 0)
+		r = statedir_record_save(ks->dirfd, content->table, buf, len, &e);
+	if (r < 0)
+		cli_error("note: the committed record was not saved (%s); the next apply will "
+			  "dump the table", e.msg[0] ? e.msg : strerror(-r));
+	free(buf);
 }

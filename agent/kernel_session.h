@@ -1,25 +1,44 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What apply and rollback both need before touching the kernel: a netlink socket, a kernel
- * that has every feature the layout uses, and the state directory.
+ * that has every feature the layout uses, the state directory, and which network namespace
+ * the socket talks to; and what both do after a commit: write the committed record.
  */
 #ifndef NFTGATE_AGENT_KERNEL_SESSION_H
 #define NFTGATE_AGENT_KERNEL_SESSION_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "agent/cli.h"
 #include "nft/error.h"
 #include "nft/netlink.h"
+#include "nft/snapshot.h"
 
 struct kernel_session {
 	struct nl_sock *nl;
-	int dirfd; /* the state directory, or -1 */
+	int dirfd;               /* the state directory, or -1 */
+	struct nl_netns_id ns;   /* the socket's namespace; all zero when the kernel cannot
+				  * name it (SO_NETNS_COOKIE: 5.14) */
+	bool has_ns;
+	int lock_fd;             /* holds the table's lock (nft/statedir.h), or -1 */
 };
 
-/* Opens the socket, probes the kernel, opens (creating if missing) the state directory.
- * Returns 0, or -errno with e describing what failed; the session is then closed. */
+/* Opens the socket, probes the kernel, opens (creating if missing) the state directory and
+ * takes the table's lock in it, so that no two nftgates change the table through it at
+ * once; while `nftgate run` holds it, apply and rollback are refused (-EBUSY): they would
+ * fight the daemon (docs/daemon.md). Returns 0, or -errno with e describing what failed;
+ * the session is then closed. */
 int kernel_session_open(const struct cli *c, struct kernel_session *ks, struct nft_error *e);
 
 /* Releases what kernel_session_open acquired; safe on a zeroed or failed session. */
 void kernel_session_close(struct kernel_session *ks);
+
+/* After a commit that is proven: the table now holds content (borrowed), as of genid, the
+ * generation the commit produced. Writes the committed record (docs/rollback.md). Best
+ * effort: without it the next apply dumps the table, which is only slower; a failure is a
+ * note on stderr. Nothing is written when the namespace cannot be named. */
+void kernel_session_record(const struct kernel_session *ks, const struct snapshot *content,
+			   uint32_t genid);
 
 #endif

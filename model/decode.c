@@ -37,10 +37,10 @@ int dec_err(struct dec *x, const struct ynode *at, const char *field, const char
 
 	x->errors++;
 	va_start(ap, fmt);
-	r = diags_addv(x->d, x->file, at ? at->line : 0, x->object[0] ? x->object : NULL, field,
-		       fmt, ap);
+	r = diags_addv(x->d, x->file, at && at->line ? at->line : x->line,
+		       x->object[0] ? x->object : NULL, field, fmt, ap);
 	va_end(ap);
-	return r < 0 ? r : -EINVAL;
+	return r;
 }
 
 const char *field_key(char *buf, const char *parent, const char *key)
@@ -64,51 +64,30 @@ const char *field_idx(char *buf, const char *parent, size_t i)
 	return buf;
 }
 
-const char *dec_quote(char *buf, size_t size, const char *s, size_t len)
-{
-	size_t o = 0;
-
-	if (size < 16)
-		return "";
-	buf[o++] = '"';
-	for (size_t i = 0; i < len && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i == 80) {
-			o += (size_t)snprintf(buf + o, size - o, "...");
-			break;
-		}
-		if (c == '"' || c == '\\')
-			o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
 int dec_type_err(struct dec *x, const struct ynode *n, const char *field, const char *want)
 {
 	char q[128];
 
 	if (n->type == YN_SCALAR)
 		return dec_err(x, n, field, "must be %s, got %s %s", want,
-			       n->plain ? "the value" : "the string", dec_quote(q, sizeof(q), n->str, n->len));
+			       n->plain ? "the value" : "the string", diag_quote(q, sizeof(q), n->str, n->len));
 	return dec_err(x, n, field, "must be %s, got %s", want, ynode_describe(n));
 }
 
+bool dec_has(const struct ynode *map, const char *key)
+{
+	return !ynode_is_null(ymap_get(map, key));
+}
+
 static int typed_child(struct dec *x, const struct ynode *map, const char *key, const char *field,
-		       enum ynode_type t, const char *want, const struct ynode **node)
+		       bool required, enum ynode_type t, const char *want, const struct ynode **node)
 {
 	const struct ynode *n = ymap_get(map, key);
 	char f[FIELD_MAX];
 
 	*node = NULL;
 	if (ynode_is_null(n))
-		return 0;
+		return required ? dec_required(x, map, field_key(f, field, key)) : 0;
 	if (n->type != t)
 		return dec_type_err(x, n, field_key(f, field, key), want);
 	*node = n;
@@ -116,15 +95,15 @@ static int typed_child(struct dec *x, const struct ynode *map, const char *key, 
 }
 
 int dec_map(struct dec *x, const struct ynode *map, const char *key, const char *field,
-	    const struct ynode **node)
+	    bool required, const struct ynode **node)
 {
-	return typed_child(x, map, key, field, YN_MAP, "a mapping", node);
+	return typed_child(x, map, key, field, required, YN_MAP, "a mapping", node);
 }
 
 int dec_seq(struct dec *x, const struct ynode *map, const char *key, const char *field,
-	    const struct ynode **node)
+	    bool required, const struct ynode **node)
 {
-	return typed_child(x, map, key, field, YN_SEQ, "a list", node);
+	return typed_child(x, map, key, field, required, YN_SEQ, "a list", node);
 }
 
 int dec_str_node(struct dec *x, const struct ynode *n, const char *field, char **out)
@@ -135,9 +114,7 @@ int dec_str_node(struct dec *x, const struct ynode *n, const char *field, char *
 		return 0;
 	if (n->type != YN_SCALAR)
 		return dec_type_err(x, n, field, "a string");
-	if (memchr(n->str, '\0', n->len))
-		return dec_err(x, n, field, "must not contain a NUL character");
-	s = strdup(n->str);
+	s = strdup(n->str); /* the tree holds no NUL inside a scalar (yaml_tree.h) */
 	if (!s)
 		return -ENOMEM;
 	*out = s;
@@ -163,40 +140,46 @@ static bool decimal(const char *s)
 	return true;
 }
 
+/* 010 is 10 to a YAML 1.2 reader and 8 to a YAML 1.1 one (kubectl's): refused, as 0x10 is,
+ * so that nftgate never reads another number than the cluster would. */
+static bool leading_zero(const char *s)
+{
+	if (*s == '-' || *s == '+')
+		s++;
+	return s[0] == '0' && s[1] != '\0';
+}
+
 int dec_int(struct dec *x, const struct ynode *map, const char *key, const char *field,
-	    int64_t min, int64_t max, int64_t *out, bool *present)
+	    int64_t min, int64_t max, bool required, int64_t *out)
 {
 	const struct ynode *n = ymap_get(map, key);
-	char f[FIELD_MAX];
+	char f[FIELD_MAX], q[128];
 	long long v;
 	char *end;
 
-	if (present)
-		*present = false;
-	if (ynode_is_null(n))
-		return 0;
 	field_key(f, field, key);
+	if (ynode_is_null(n))
+		return required ? dec_required(x, map, f) : 0;
 	if (n->type != YN_SCALAR || !n->plain || !decimal(n->str))
 		return dec_type_err(x, n, f, "an integer");
+	if (leading_zero(n->str))
+		return dec_err(x, n, f, "must be an integer without leading zeros, got the value %s "
+			       "(YAML 1.1 readers, kubectl's among them, read a leading 0 as octal)",
+			       diag_quote(q, sizeof(q), n->str, n->len));
 	errno = 0;
 	v = strtoll(n->str, &end, 10);
 	if (errno == ERANGE || v < min || v > max)
 		return dec_err(x, n, f, "%.40s is out of range (%lld..%lld)", n->str, (long long)min,
 			       (long long)max);
 	*out = v;
-	if (present)
-		*present = true;
 	return 0;
 }
 
-int dec_bool(struct dec *x, const struct ynode *map, const char *key, const char *field,
-	     bool *out, bool *present)
+int dec_bool(struct dec *x, const struct ynode *map, const char *key, const char *field, bool *out)
 {
 	const struct ynode *n = ymap_get(map, key);
 	char f[FIELD_MAX];
 
-	if (present)
-		*present = false;
 	if (ynode_is_null(n))
 		return 0;
 	field_key(f, field, key);
@@ -204,8 +187,6 @@ int dec_bool(struct dec *x, const struct ynode *map, const char *key, const char
 	    (strcmp(n->str, "true") != 0 && strcmp(n->str, "false") != 0))
 		return dec_type_err(x, n, f, "true or false");
 	*out = n->str[0] == 't';
-	if (present)
-		*present = true;
 	return 0;
 }
 
@@ -214,12 +195,12 @@ int dec_labels(struct dec *x, const struct ynode *map, const char *key, const ch
 {
 	const struct ynode *m;
 	char f[FIELD_MAX], fk[FIELD_MAX], q[128];
-	int r = dec_map(x, map, key, field, &m);
+	int r = dec_map(x, map, key, field, false, &m);
 
 	if (r < 0 || !m)
 		return r;
 	field_key(f, field, key);
-	out->v = dec_calloc(m->n, sizeof(*out->v));
+	out->v = calloc_array(m->n, sizeof(*out->v));
 	if (!out->v)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->n; i++) {
@@ -227,32 +208,26 @@ int dec_labels(struct dec *x, const struct ynode *map, const char *key, const ch
 		struct label l = { 0 };
 
 		field_key(fk, f, k->str);
-		if (memchr(k->str, '\0', k->len)) {
-			r = dec_err(x, k, f, "keys must not contain a NUL character");
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
 		if (check && !valid_label_key(k->str)) {
 			r = dec_err(x, k, f, "key %s is not a valid label key (an optional DNS subdomain "
 				    "prefix and '/', then 1..63 letters, digits, '-', '_' or '.', "
 				    "starting and ending with a letter or digit)",
-				    dec_quote(q, sizeof(q), k->str, k->len));
-			if (dec_fatal(r))
+				    diag_quote(q, sizeof(q), k->str, k->len));
+			if (r < 0)
 				return r;
 		}
 		r = dec_str_node(x, v, fk, &l.value);
-		if (r == -ENOMEM)
-			return r;
 		if (r < 0)
-			continue;
+			return r;
+		if (!l.value && !ynode_is_null(v))
+			continue; /* not a string: reported */
 		if (!l.value && !(l.value = strdup("")))
 			return -ENOMEM;
 		if (check && !valid_label_value(l.value))
 			r = dec_err(x, v, fk, "%s is not a valid label value (at most 63 letters, "
 				    "digits, '-', '_' or '.', starting and ending with a letter or digit)",
-				    dec_quote(q, sizeof(q), l.value, strlen(l.value)));
-		if (r == -ENOMEM || !(l.key = strdup(k->str))) {
+				    diag_quote(q, sizeof(q), l.value, strlen(l.value)));
+		if (r < 0 || !(l.key = strdup(k->str))) {
 			free(l.value);
 			return -ENOMEM;
 		}
@@ -277,12 +252,6 @@ int dec_count(struct dec *x, const struct ynode *seq, const char *field, size_t 
 	return dec_err(x, seq, field, "has %zu entries, must have %zu..%zu", n, min, max);
 }
 
-/* calloc that never returns NULL for n == 0, so NULL always means out of memory. */
-void *dec_calloc(size_t n, size_t size)
-{
-	return calloc(n ? n : 1, size);
-}
-
 bool valid_object_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -301,17 +270,16 @@ int dec_default(char **p, const char *def)
 int dec_list_open(struct dec *x, const struct ynode *map, const char *parent, const char *key,
 		  bool required, size_t min, size_t max, char *f, const struct ynode **seq)
 {
-	int r = dec_seq(x, map, key, parent, seq);
+	int r = dec_seq(x, map, key, parent, required, seq);
 
 	field_key(f, parent, key);
-	if (r < 0)
-		return dec_fatal(r);
-	if (!*seq)
-		return required ? dec_fatal(dec_required(x, map, f)) : 0;
+	if (r < 0 || !*seq)
+		return r;
+	if ((*seq)->n >= min && (*seq)->n <= max)
+		return 0;
 	r = dec_count(x, *seq, f, min, max);
-	if (r < 0)
-		*seq = NULL;
-	return dec_fatal(r);
+	*seq = NULL;
+	return r;
 }
 
 int dec_list_items(struct dec *x, const struct ynode *seq, const char *f, enum dec_list_mode mode,
@@ -325,7 +293,7 @@ int dec_list_items(struct dec *x, const struct ynode *seq, const char *f, enum d
 	for (size_t i = 0; i < seq->n; i++) {
 		const struct ynode *it = dec_item_map(x, seq, i, f, &r);
 
-		if (!it && dec_fatal(r))
+		if (r < 0)
 			return r;
 		if (it || mode == DEC_LIST_ALIGNED)
 			(*n)++;
@@ -408,13 +376,13 @@ static int meta_name(struct dec *x, const struct ynode *md, const struct name_ru
 	char q[128];
 	int r = dec_str(x, md, "name", "metadata", &m->name);
 
-	if (r < 0)
-		return r;
+	if (r < 0 || (!m->name && !ynode_is_null(n)))
+		return r; /* out of memory, or not a string (reported) */
 	if (!m->name || !m->name[0])
 		return dec_err(x, n ? n : md, "metadata.name", "is required");
 	if (!rule->valid(m->name))
 		return dec_err(x, n, "metadata.name", "%s is not %s",
-			       dec_quote(q, sizeof(q), m->name, strlen(m->name)), rule->what);
+			       diag_quote(q, sizeof(q), m->name, strlen(m->name)), rule->what);
 	return 0;
 }
 
@@ -426,8 +394,8 @@ static int meta_namespace(struct dec *x, const struct ynode *md, bool namespaced
 	if (!namespaced) /* the API server ignores a namespace on cluster-scoped kinds */
 		return 0;
 	r = dec_str(x, md, "namespace", "metadata", &m->namespace);
-	if (r < 0)
-		return r;
+	if (r < 0 || (!m->namespace && dec_has(md, "namespace")))
+		return r; /* out of memory, or not a string (reported): no namespace to show */
 	if (!m->namespace || !m->namespace[0]) {
 		free(m->namespace);
 		m->namespace = strdup("default");
@@ -435,7 +403,7 @@ static int meta_namespace(struct dec *x, const struct ynode *md, bool namespaced
 	}
 	if (!valid_dns1123_label(m->namespace))
 		return dec_err(x, ymap_get(md, "namespace"), "metadata.namespace", "%s is not %s",
-			       dec_quote(q, sizeof(q), m->namespace, strlen(m->namespace)),
+			       diag_quote(q, sizeof(q), m->namespace, strlen(m->namespace)),
 			       name_label1123.what);
 	return 0;
 }
@@ -452,7 +420,7 @@ static int meta_created(struct dec *x, const struct ynode *md, struct meta *m)
 		m->created = INT64_MAX;
 		return dec_err(x, ymap_get(md, "creationTimestamp"), "metadata.creationTimestamp",
 			       "%s is not an RFC 3339 time such as \"2024-01-02T03:04:05Z\"",
-			       dec_quote(q, sizeof(q), m->created_text, strlen(m->created_text)));
+			       diag_quote(q, sizeof(q), m->created_text, strlen(m->created_text)));
 	}
 	return 0;
 }
@@ -461,7 +429,6 @@ int decode_meta(struct dec *x, const struct ynode *root, const char *kind, bool 
 		const struct name_rule *rule, struct meta *m)
 {
 	const struct ynode *md = NULL;
-	bool present;
 	int r;
 
 	m->generation = 1;
@@ -471,22 +438,21 @@ int decode_meta(struct dec *x, const struct ynode *root, const char *kind, bool 
 	if (!m->api_version)
 		return -ENOMEM;
 	snprintf(x->object, sizeof(x->object), "%s", kind);
-	r = dec_map(x, root, "metadata", "", &md);
-	if (r < 0)
-		return dec_fatal(r);
+	r = dec_map(x, root, "metadata", "", false, &md);
+	if (r < 0 || (!md && dec_has(root, "metadata")))
+		return r; /* out of memory, or not a mapping (reported) */
 	if (!md)
-		return dec_fatal(dec_err(x, root, "metadata.name", "is required"));
-	if (dec_fatal(meta_name(x, md, rule, m)) || dec_fatal(meta_namespace(x, md, namespaced, m)))
-		return -ENOMEM;
+		return dec_err(x, root, "metadata.name", "is required");
+	if ((r = meta_name(x, md, rule, m)) < 0 || (r = meta_namespace(x, md, namespaced, m)) < 0)
+		return r;
 	/* name every later message after the object, as far as it is known */
 	snprintf(x->object, sizeof(x->object), "%s %s%s%.200s", kind,
 		 m->namespace ? m->namespace : "", m->namespace ? "/" : "",
 		 m->name && m->name[0] ? m->name : "(unnamed)");
-	r = dec_int(x, md, "generation", "metadata", 0, INT64_MAX, &m->generation, &present);
-	if (dec_fatal(r) || dec_fatal(meta_created(x, md, m)) ||
-	    dec_fatal(dec_labels(x, md, "labels", "metadata", true, &m->labels)))
-		return -ENOMEM;
-	return 0;
+	if ((r = dec_int(x, md, "generation", "metadata", 0, INT64_MAX, false, &m->generation)) < 0 ||
+	    (r = meta_created(x, md, m)) < 0)
+		return r;
+	return dec_labels(x, md, "labels", "metadata", true, &m->labels);
 }
 
 int dec_str_checked(struct dec *x, const struct ynode *map, const char *key, const char *field,
@@ -499,14 +465,11 @@ int dec_str_checked(struct dec *x, const struct ynode *map, const char *key, con
 	if (r < 0)
 		return r;
 	field_key(f, field, key);
-	if (!v) {
-		if (required)
-			return dec_err(x, map, f, "is required");
-		return 0;
-	}
+	if (!v) /* absent, or not a string (reported) */
+		return required && !dec_has(map, key) ? dec_err(x, map, f, "is required") : 0;
 	if (valid && !valid(v)) {
 		r = dec_err(x, ymap_get(map, key), f, "%s is not %s",
-			    dec_quote(q, sizeof(q), v, strlen(v)), what);
+			    diag_quote(q, sizeof(q), v, strlen(v)), what);
 		free(v);
 		return r;
 	}

@@ -3,9 +3,12 @@
  * Internal to model/: per-kind decoders from a yaml_tree document to a typed object, the
  * typed field getters they share, and the per-object destructors the store uses too.
  *
- * Getters type a scalar by the field it fills (read.h): they report a bad field in the
- * decoder's diags and return -EINVAL, return -ENOMEM when memory ran out, and 0 otherwise
- * (an absent or null field leaves the output untouched and *present false).
+ * One convention for every function here and every decoder built on them: an input error
+ * is reported in x (x->errors counts it) and decoding goes on, so that one run reports every
+ * problem; the return value is 0, or -ENOMEM, which stops decoding. An output is written
+ * only when its field is present and valid: an absent field and a reported one both leave
+ * it untouched, and dec_has() tells them apart where a default or "is required" depends on
+ * it. Getters type a scalar by the field it fills (read.h); null means absent.
  */
 #ifndef NFTGATE_MODEL_DECODE_H
 #define NFTGATE_MODEL_DECODE_H
@@ -14,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model/array.h"
 #include "model/diag.h"
 #include "model/objects.h"
 #include "model/yaml_tree.h"
@@ -23,14 +27,15 @@
 /* One object being decoded. */
 struct dec {
 	struct diags *d;
-	const char *file;      /* interned in the store */
+	const char *file;      /* the store's name of the input (s->inputs[].name) */
 	const char *api_version;
 	char object[640];      /* "TCPRoute default/tcp-app-1", for every message */
+	unsigned line;         /* the object's line: where an error about an absent field points */
 	unsigned errors;       /* errors reported for this object */
 };
 
-/* Reports an error at node `at` (its line; the object's line when NULL). Returns -EINVAL,
- * or -ENOMEM when the error could not be recorded. */
+/* Reports an error at node `at` (its line; the object's line when NULL, as for a field whose
+ * parent mapping is absent too). Returns 0, or -ENOMEM when it could not be recorded. */
 int dec_err(struct dec *x, const struct ynode *at, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -41,24 +46,25 @@ int dec_type_err(struct dec *x, const struct ynode *n, const char *field, const 
 const char *field_key(char *buf, const char *parent, const char *key);
 const char *field_idx(char *buf, const char *parent, size_t i);
 
-/* Quotes a value for a message: escaped, truncated to 80 characters. */
-const char *dec_quote(char *buf, size_t size, const char *s, size_t len);
+/* Whether map[key] is there and not null (a value that was reported as bad included). */
+bool dec_has(const struct ynode *map, const char *key);
 
-/* map[key] with the type checked; `node` is the value or NULL when absent/null. */
+/* map[key] with the type checked; `node` is the value, NULL when absent (reported when
+ * `required`) or of another type (reported). */
 int dec_map(struct dec *x, const struct ynode *map, const char *key, const char *field,
-	    const struct ynode **node);
+	    bool required, const struct ynode **node);
 int dec_seq(struct dec *x, const struct ynode *map, const char *key, const char *field,
-	    const struct ynode **node);
+	    bool required, const struct ynode **node);
 /* A string field: any scalar, as written. *out is a new copy; left NULL when absent. */
 int dec_str(struct dec *x, const struct ynode *map, const char *key, const char *field, char **out);
 /* A string from a scalar node directly (sequence items, label values). */
 int dec_str_node(struct dec *x, const struct ynode *n, const char *field, char **out);
-/* An integer field: plain decimal digits only, within [min, max]. */
+/* An integer field: plain decimal digits only, no leading zero (YAML 1.1 readers, kubectl's
+ * among them, take 010 as octal 8), within [min, max]. */
 int dec_int(struct dec *x, const struct ynode *map, const char *key, const char *field,
-	    int64_t min, int64_t max, int64_t *out, bool *present);
+	    int64_t min, int64_t max, bool required, int64_t *out);
 /* A boolean field: plain true or false only. */
-int dec_bool(struct dec *x, const struct ynode *map, const char *key, const char *field,
-	     bool *out, bool *present);
+int dec_bool(struct dec *x, const struct ynode *map, const char *key, const char *field, bool *out);
 /* A string-to-string mapping (labels, matchLabels); `check` validates label keys/values. */
 int dec_labels(struct dec *x, const struct ynode *map, const char *key, const char *field,
 	       bool check, struct labels *out);
@@ -66,21 +72,14 @@ int dec_labels(struct dec *x, const struct ynode *map, const char *key, const ch
  * `required` reports an absent field. */
 int dec_str_checked(struct dec *x, const struct ynode *map, const char *key, const char *field,
 		    bool required, bool (*valid)(const char *), const char *what, char **out);
-/* The item of a list that must be a mapping; NULL (after reporting) when it is not. */
+/* The item of a list that must be a mapping; NULL (after reporting; *r is 0 or -ENOMEM)
+ * when it is not. */
 const struct ynode *dec_item_map(struct dec *x, const struct ynode *seq, size_t i, const char *field,
 				 int *r);
 /* Reports a missing required field. */
 int dec_required(struct dec *x, const struct ynode *parent, const char *field);
-/* Checks that a sequence has min..max entries. */
+/* Reports a sequence that has not min..max entries. */
 int dec_count(struct dec *x, const struct ynode *seq, const char *field, size_t min, size_t max);
-/* Allocates n zeroed elements (n may be 0: returns a valid NULL-able pointer, see .c). */
-void *dec_calloc(size_t n, size_t size);
-
-/* Returns -ENOMEM if r is, else 0: errors already reported let decoding go on. */
-static inline int dec_fatal(int r)
-{
-	return r == -ENOMEM ? r : 0;
-}
 
 /*
  * Lists of mappings (spec.listeners, rules, backendRefs, ...). A list is decoded in two steps
@@ -90,12 +89,12 @@ static inline int dec_fatal(int r)
 
 /* Finds map[key], a list whose path "<parent>.<key>" is written into f (FIELD_MAX bytes);
  * reports it when absent and `required`, or when it has not min..max entries. *seq is the
- * list, NULL when absent or rejected. Returns 0 (errors reported) or -ENOMEM. */
+ * list, NULL when absent or rejected. */
 int dec_list_open(struct dec *x, const struct ynode *map, const char *parent, const char *key,
 		  bool required, size_t min, size_t max, char *f, const struct ynode **seq);
 
 /* Decodes input item i, the mapping m at field path f (valid during the call), into elem
- * (zeroed); ctx is the caller's, borrowed. Returns 0 (errors reported) or -ENOMEM. */
+ * (zeroed); ctx is the caller's, borrowed. */
 typedef int dec_item_fn(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
 			void *ctx);
 
@@ -108,7 +107,7 @@ enum dec_list_mode {
 /* Reports every item of seq (at path f) that is not a mapping and decodes the others with
  * `item` into arr, an array of seq->n elements of `size` bytes (borrowed; NULL, a failed
  * allocation, returns -ENOMEM). *n counts the elements used, each before it is decoded, so
- * that the owner's destructor frees what a failure left. Returns 0 or the first error < 0. */
+ * that the owner's destructor frees what a failure left. */
 int dec_list_items(struct dec *x, const struct ynode *seq, const char *f, enum dec_list_mode mode,
 		   void *arr, size_t size, size_t *n, dec_item_fn *item, void *ctx);
 
@@ -138,7 +137,7 @@ extern const struct name_rule name_subdomain, name_label1123, name_label1035;
 int decode_meta(struct dec *x, const struct ynode *root, const char *kind, bool namespaced,
 		const struct name_rule *rule, struct meta *m);
 
-/* RFC 3339 to Unix seconds. Returns 0 or -EINVAL. */
+/* RFC 3339 to Unix seconds. Returns 0 or -EINVAL (a plain check: it reports nothing). */
 int parse_rfc3339(const char *s, int64_t *ret);
 
 /* Per-kind spec decoders: fill out (already holding its meta); errors go to x. */

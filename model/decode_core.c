@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "model/decode.h"
 #include "model/validate.h"
@@ -78,37 +79,32 @@ static int check_target_port(struct dec *x, const struct ynode *m, const char *f
 	if (n->type != YN_SCALAR)
 		return dec_type_err(x, n, ft, "a port number or a port name");
 	if (n->plain && (n->str[0] == '-' || n->str[0] == '+' || (n->str[0] >= '0' && n->str[0] <= '9')))
-		return dec_int(x, m, "targetPort", f, 0, 65535, &v, NULL);
+		return dec_int(x, m, "targetPort", f, 0, 65535, false, &v);
 	if (valid_iana_svc_name(n->str))
 		return 0;
 	return dec_err(x, n, ft, "%s is not a port number (1..65535) nor a valid port name (at most 15 "
 		       "lowercase letters, digits and '-', with a letter, no '-' at either end or twice "
-		       "in a row)", dec_quote(q, sizeof(q), n->str, n->len));
+		       "in a row)", diag_quote(q, sizeof(q), n->str, n->len));
 }
 
 static int decode_service_port(struct dec *x, const struct ynode *m, const char *f, size_t i,
 			       void *elem, void *ctx)
 {
 	struct service_port *p = elem;
-	char fp[FIELD_MAX];
 	int64_t port = 0;
-	bool has_port;
-	int r, rn;
+	int r;
 
-	rn = dec_str_checked(x, m, "name", f, false, valid_port_name, WHAT_PORT_NAME, &p->name);
-	if (dec_fatal(rn) ||
-	    dec_fatal(dec_str_checked(x, m, "protocol", f, false, valid_l4_protocol,
-				      "one of TCP, UDP, SCTP", &p->protocol)) ||
-	    dec_fatal(check_target_port(x, m, f)))
-		return -ENOMEM;
-	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
-	if (dec_fatal(r))
+	if ((r = dec_str_checked(x, m, "name", f, false, valid_port_name, WHAT_PORT_NAME,
+				 &p->name)) < 0 ||
+	    (r = dec_str_checked(x, m, "protocol", f, false, valid_l4_protocol,
+				 "one of TCP, UDP, SCTP", &p->protocol)) < 0 ||
+	    (r = check_target_port(x, m, f)) < 0 ||
+	    (r = dec_int(x, m, "port", f, 1, 65535, true, &port)) < 0)
 		return r;
-	if (r == 0 && !has_port && dec_fatal(dec_required(x, m, field_key(fp, f, "port"))))
-		return -ENOMEM;
 	p->port = (uint16_t)port;
 	/* a name already reported as bad stays NULL, so it is not also reported as missing */
-	if ((rn == 0 && dec_default(&p->name, "") < 0) || dec_default(&p->protocol, "TCP") < 0)
+	if ((!dec_has(m, "name") && dec_default(&p->name, "") < 0) ||
+	    dec_default(&p->protocol, "TCP") < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -122,23 +118,21 @@ static int check_service_spec(struct dec *x, const struct ynode *root, const str
 	bool external = s->type && !strcmp(s->type, "ExternalName");
 	int r;
 
-	if (spec && dec_fatal(dec_str(x, spec, "clusterIP", "spec", &cip)))
+	if (spec && dec_str(x, spec, "clusterIP", "spec", &cip) < 0)
 		return -ENOMEM;
 	r = spec ? dec_str_checked(x, spec, "externalName", "spec", external, valid_external_name,
 				   "a valid DNS name (lowercase RFC 1123 subdomain, an optional "
 				   "trailing '.')", &ext) : 0;
-	if (dec_fatal(r))
-		goto out;
-	if (!spec && external)
+	if (r == 0 && !spec && external)
 		r = dec_required(x, root, "spec.externalName");
-	if (!dec_fatal(r) && !external && !(cip && !strcmp(cip, "None")) && (!ports || !ports->n))
-		r = dec_err(x, ports ? ports : spec ? spec : NULL, "spec.ports",
+	/* without spec, the object's own line: every error is located */
+	if (r == 0 && !external && !(cip && !strcmp(cip, "None")) && (!ports || !ports->n))
+		r = dec_err(x, ports ? ports : spec ? spec : root, "spec.ports",
 			    "is required (at least one port) unless the Service is headless "
 			    "(clusterIP: None) or of type ExternalName");
-out:
 	free(cip);
 	free(ext);
-	return dec_fatal(r);
+	return r;
 }
 
 /* A named Service port and its index, for the uniqueness checks. */
@@ -170,7 +164,7 @@ static int cmp_port_number(const void *a, const void *b)
 static int report_port_duplicates(struct dec *x, const struct ynode *seq, const char *f,
 				  struct port_ref *v, size_t n, bool by_name)
 {
-	char fi[FIELD_MAX], fn[FIELD_MAX];
+	char fi[FIELD_MAX], fn[FIELD_MAX], q[128];
 	size_t first = 0;
 	int r = 0;
 
@@ -186,12 +180,12 @@ static int report_port_duplicates(struct dec *x, const struct ynode *seq, const 
 		field_idx(fi, f, v[k].i);
 		if (by_name)
 			r = dec_err(x, seq->kids[v[k].i], field_key(fn, fi, "name"),
-				    "\"%s\" is used twice (also %s[%zu]); port names must be unique",
-				    a->name, f, v[first].i);
+				    "%s is used twice (also %s[%zu]); port names must be unique",
+				    diag_quote(q, sizeof(q), a->name, strlen(a->name)), f, v[first].i);
 		else
 			r = dec_err(x, seq->kids[v[k].i], fi, "port %u/%s is listed twice (also %s[%zu])",
 				    a->port, a->protocol, f, v[first].i);
-		if (dec_fatal(r))
+		if (r < 0)
 			return r;
 	}
 	return 0;
@@ -222,7 +216,7 @@ static int check_service_ports(struct dec *x, const struct ynode *seq, const cha
 		}
 		r = dec_err(x, seq->kids[i], field_key(fn, field_idx(fi, f, i), "name"),
 			    "is required when a Service has more than one port");
-		if (dec_fatal(r))
+		if (r < 0)
 			goto out;
 	}
 	r = report_port_duplicates(x, seq, f, v, n, true);
@@ -230,30 +224,29 @@ static int check_service_ports(struct dec *x, const struct ynode *seq, const cha
 		r = report_port_duplicates(x, seq, f, v, n, false);
 out:
 	free(v);
-	return dec_fatal(r);
+	return r;
 }
 
 int decode_service(struct dec *x, const struct ynode *root, struct service *out)
 {
 	const struct ynode *spec, *seq = NULL;
 	const char *f = "spec.ports";
-	int r = dec_map(x, root, "spec", "", &spec);
+	int r = dec_map(x, root, "spec", "", false, &spec);
 
-	if (r < 0)
-		return dec_fatal(r);
-	if (spec && dec_fatal(dec_str_checked(x, spec, "type", "spec", false, valid_service_type,
-					      "one of ClusterIP, NodePort, LoadBalancer, ExternalName",
-					      &out->type)))
+	if (r < 0 || (!spec && dec_has(root, "spec")))
+		return r; /* out of memory, or not a mapping (reported) */
+	if (spec && dec_str_checked(x, spec, "type", "spec", false, valid_service_type,
+				    "one of ClusterIP, NodePort, LoadBalancer, ExternalName",
+				    &out->type) < 0)
 		return -ENOMEM;
 	if (dec_default(&out->type, "ClusterIP") < 0)
 		return -ENOMEM;
-	if (spec && (r = dec_seq(x, spec, "ports", "spec", &seq)) < 0)
-		return dec_fatal(r);
-	if (check_service_spec(x, root, spec, seq, out) < 0)
-		return -ENOMEM;
-	if (!seq)
-		return 0;
-	out->ports = dec_calloc(seq->n, sizeof(*out->ports));
+	if (spec && ((r = dec_seq(x, spec, "ports", "spec", false, &seq)) < 0 ||
+		     (!seq && dec_has(spec, "ports"))))
+		return r; /* out of memory, or not a list (reported) */
+	if ((r = check_service_spec(x, root, spec, seq, out)) < 0 || !seq)
+		return r;
+	out->ports = calloc_array(seq->n, sizeof(*out->ports));
 	/* aligned with the input for the uniqueness messages */
 	r = dec_list_items(x, seq, f, DEC_LIST_ALIGNED, out->ports, sizeof(*out->ports), &out->n_ports,
 			   decode_service_port, NULL);
@@ -268,27 +261,26 @@ static int decode_slice_port(struct dec *x, const struct ynode *m, const char *f
 {
 	const struct endpoint_slice *e = ctx;
 	struct slice_port *p = elem;
-	char fn[FIELD_MAX];
+	char fn[FIELD_MAX], q[128];
 	int64_t port = -1;
 	int r;
 
-	if (dec_fatal(dec_str_checked(x, m, "name", f, false, valid_port_name, WHAT_PORT_NAME,
-				      &p->name)) ||
-	    dec_fatal(dec_str_checked(x, m, "protocol", f, false, valid_l4_protocol,
-				      "one of TCP, UDP, SCTP", &p->protocol)))
-		return -ENOMEM;
-	r = dec_int(x, m, "port", f, 0, 65535, &port, NULL);
-	if (dec_fatal(r))
+	if ((r = dec_str_checked(x, m, "name", f, false, valid_port_name, WHAT_PORT_NAME,
+				 &p->name)) < 0 ||
+	    (r = dec_str_checked(x, m, "protocol", f, false, valid_l4_protocol,
+				 "one of TCP, UDP, SCTP", &p->protocol)) < 0 ||
+	    (r = dec_int(x, m, "port", f, 0, 65535, false, &port)) < 0)
 		return r;
 	p->port = (int32_t)port; /* -1: absent, "all ports" */
 	if (dec_default(&p->name, "") < 0 || dec_default(&p->protocol, "TCP") < 0)
 		return -ENOMEM;
 	for (size_t j = 0; e->ports[i].name && j + 1 < e->n_ports; j++)
 		if (e->ports[j].name && strcmp(e->ports[j].name, e->ports[i].name) == 0 &&
-		    dec_fatal(dec_err(x, m, field_key(fn, f, "name"),
-				      "\"%s\" is used twice (also ports[%zu]); port names must be unique",
-				      e->ports[i].name, j)))
-			return -ENOMEM;
+		    (r = dec_err(x, m, field_key(fn, f, "name"),
+				 "%s is used twice (also ports[%zu]); port names must be unique",
+				 diag_quote(q, sizeof(q), e->ports[i].name, strlen(e->ports[i].name)),
+				 j)) < 0)
+			return r;
 	return 0;
 }
 
@@ -300,7 +292,7 @@ static int decode_slice_ports(struct dec *x, const struct ynode *root, struct en
 
 	if (r < 0 || !seq)
 		return r;
-	e->ports = dec_calloc(seq->n, sizeof(*e->ports));
+	e->ports = calloc_array(seq->n, sizeof(*e->ports));
 	/* aligned with the input: the uniqueness check compares by input index */
 	return dec_list_items(x, seq, f, DEC_LIST_ALIGNED, e->ports, sizeof(*e->ports), &e->n_ports,
 			      decode_slice_port, e);
@@ -314,6 +306,28 @@ struct endpoint_ctx {
 	bool type_ok;
 };
 
+/* An address of a slice of type t, at node n (field f): of that family, and for IP slices
+ * not one the API server refuses as an endpoint (endpoint_address_refusal(): loopback,
+ * link-local, ...), since DNAT to such an address reaches the node itself. */
+static int check_endpoint_address(struct dec *x, const struct ynode *n, const char *f,
+				  enum address_type t, const char *a)
+{
+	const char *why;
+	char q[128];
+
+	diag_quote(q, sizeof(q), a, strlen(a));
+	if (t == ADDR_FQDN)
+		return valid_dns1123_subdomain(a) ? 0 :
+		       dec_err(x, n, f, "%s is not a valid FQDN address", q);
+	if ((t == ADDR_IPV4 && !valid_ipv4(a)) || (t == ADDR_IPV6 && !valid_ipv6(a)))
+		return dec_err(x, n, f, "%s is not a valid %s address", q,
+			       t == ADDR_IPV4 ? "IPv4" : "IPv6");
+	why = endpoint_address_refusal(t == ADDR_IPV4 ? AF_INET : AF_INET6, a);
+	if (why)
+		return dec_err(x, n, f, "%s may not be an endpoint address: it is %s", q, why);
+	return 0;
+}
+
 static int decode_endpoint(struct dec *x, const struct ynode *m, const char *f, size_t i,
 			   void *elem, void *ctx)
 {
@@ -322,56 +336,42 @@ static int decode_endpoint(struct dec *x, const struct ynode *m, const char *f, 
 	bool type_ok = c->type_ok;
 	struct slice_endpoint *ep = elem;
 	const struct ynode *addrs, *cond;
-	char fa[FIELD_MAX], fc[FIELD_MAX], q[128];
+	char fa[FIELD_MAX], fc[FIELD_MAX];
 	int r;
 
 	ep->ready = true;       /* absent ready and serving mean true, */
 	ep->serving = true;     /* absent terminating means false */
 	ep->terminating = false;
-	field_key(fa, f, "addresses");
-	r = dec_seq(x, m, "addresses", f, &addrs);
-	if (r < 0)
-		return dec_fatal(r);
-	if (!addrs)
-		return dec_fatal(dec_required(x, m, fa));
-	if ((r = dec_count(x, addrs, fa, 1, 100)) < 0)
-		return dec_fatal(r);
-	ep->addresses = dec_calloc(addrs->n, sizeof(char *));
+	r = dec_list_open(x, m, f, "addresses", true, 1, 100, fa, &addrs);
+	if (r < 0 || !addrs)
+		return r;
+	ep->addresses = calloc_array(addrs->n, sizeof(char *));
 	if (!ep->addresses)
 		return -ENOMEM;
 	for (size_t k = 0; k < addrs->n; k++) {
 		char fi[FIELD_MAX], *a = NULL;
-		bool ok;
 
 		r = dec_str_node(x, addrs->kids[k], field_idx(fi, fa, k), &a);
-		if (r < 0) {
-			if (dec_fatal(r))
-				return r;
-			continue;
-		}
-		if (!a && dec_fatal(dec_required(x, addrs->kids[k], fi)))
-			return -ENOMEM;
+		if (r == 0 && !a && ynode_is_null(addrs->kids[k]))
+			r = dec_required(x, addrs->kids[k], fi);
+		if (r < 0)
+			return r;
 		if (!a)
-			continue;
-		ok = !type_ok || (t == ADDR_IPV4 ? valid_ipv4(a) : t == ADDR_IPV6 ? valid_ipv6(a) :
-				  valid_dns1123_subdomain(a));
-		if (!ok && dec_fatal(dec_err(x, addrs->kids[k], fi, "%s is not a valid %s address",
-					     dec_quote(q, sizeof(q), a, strlen(a)),
-					     t == ADDR_IPV4 ? "IPv4" : t == ADDR_IPV6 ? "IPv6" : "FQDN"))) {
+			continue; /* null or not a string: reported */
+		if (type_ok && (r = check_endpoint_address(x, addrs->kids[k], fi, t, a)) < 0) {
 			free(a);
-			return -ENOMEM;
+			return r;
 		}
 		ep->addresses[ep->n_addresses++] = a;
 	}
-	r = dec_map(x, m, "conditions", f, &cond);
+	r = dec_map(x, m, "conditions", f, false, &cond);
 	if (r < 0 || !cond)
-		return dec_fatal(r);
+		return r;
 	field_key(fc, f, "conditions");
-	if (dec_fatal(dec_bool(x, cond, "ready", fc, &ep->ready, NULL)) ||
-	    dec_fatal(dec_bool(x, cond, "serving", fc, &ep->serving, NULL)) ||
-	    dec_fatal(dec_bool(x, cond, "terminating", fc, &ep->terminating, NULL)))
-		return -ENOMEM;
-	return 0;
+	if ((r = dec_bool(x, cond, "ready", fc, &ep->ready)) < 0 ||
+	    (r = dec_bool(x, cond, "serving", fc, &ep->serving)) < 0)
+		return r;
+	return dec_bool(x, cond, "terminating", fc, &ep->terminating);
 }
 
 static int decode_address_type(struct dec *x, const struct ynode *root, struct endpoint_slice *e,
@@ -381,22 +381,24 @@ static int decode_address_type(struct dec *x, const struct ynode *root, struct e
 	int r = dec_str(x, root, "addressType", "", &t);
 
 	*ok = false;
-	if (r < 0)
-		return dec_fatal(r);
+	if (r < 0 || (!t && dec_has(root, "addressType")))
+		return r; /* out of memory, or not a string (reported) */
 	if (!t)
-		return dec_fatal(dec_required(x, root, "addressType"));
-	if (!strcmp(t, "IPv4"))
+		return dec_required(x, root, "addressType");
+	*ok = true;
+	if (!strcmp(t, "IPv4")) {
 		e->address_type = ADDR_IPV4;
-	else if (!strcmp(t, "IPv6"))
+	} else if (!strcmp(t, "IPv6")) {
 		e->address_type = ADDR_IPV6;
-	else if (!strcmp(t, "FQDN"))
+	} else if (!strcmp(t, "FQDN")) {
 		e->address_type = ADDR_FQDN;
-	else
+	} else {
+		*ok = false;
 		r = dec_err(x, ymap_get(root, "addressType"), "addressType",
-			    "%s is not one of IPv4, IPv6, FQDN", dec_quote(q, sizeof(q), t, strlen(t)));
-	*ok = r == 0;
+			    "%s is not one of IPv4, IPv6, FQDN", diag_quote(q, sizeof(q), t, strlen(t)));
+	}
 	free(t);
-	return dec_fatal(r);
+	return r;
 }
 
 int decode_endpoint_slice(struct dec *x, const struct ynode *root, struct endpoint_slice *out)
@@ -417,7 +419,7 @@ int decode_endpoint_slice(struct dec *x, const struct ynode *root, struct endpoi
 	if (r < 0 || !seq)
 		return r;
 	c.t = out->address_type;
-	out->endpoints = dec_calloc(seq->n, sizeof(*out->endpoints));
+	out->endpoints = calloc_array(seq->n, sizeof(*out->endpoints));
 	return dec_list_items(x, seq, f, DEC_LIST_COMPACT, out->endpoints, sizeof(*out->endpoints),
 			      &out->n_endpoints, decode_endpoint, &c);
 }

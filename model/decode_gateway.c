@@ -22,37 +22,43 @@ int decode_gateway_class(struct dec *x, const struct ynode *root, struct gateway
 {
 	const struct ynode *spec;
 	char *desc = NULL;
-	int r = dec_map(x, root, "spec", "", &spec);
+	int r = dec_map(x, root, "spec", "", true, &spec);
 
-	if (r < 0)
-		return dec_fatal(r);
-	if (!spec)
-		return dec_fatal(dec_required(x, root, "spec"));
+	if (r < 0 || !spec)
+		return r;
 	r = dec_str_checked(x, spec, "controllerName", "spec", true, valid_controller_name,
 			    "a valid controller name (a lowercase domain, '/', then a path; at most "
 			    "253 characters), e.g. \"example.net/gateway-controller\"",
 			    &out->controller_name);
-	if (dec_fatal(r))
+	if (r < 0)
 		return r;
 	r = dec_str_checked(x, spec, "description", "spec", false, valid_description,
 			    "at most 64 characters long", &desc);
 	free(desc);
-	return dec_fatal(r);
+	return r;
 }
 
-static enum selector_op op_of(const char *s, bool *ok)
-{
-	static const struct { const char *name; enum selector_op op; } ops[] = {
-		{ "In", SEL_IN }, { "NotIn", SEL_NOT_IN },
-		{ "Exists", SEL_EXISTS }, { "DoesNotExist", SEL_DOES_NOT_EXIST },
-	};
+static const struct {
+	const char *name;
+	enum selector_op op;
+} selector_ops[] = {
+	{ "In", SEL_IN }, { "NotIn", SEL_NOT_IN },
+	{ "Exists", SEL_EXISTS }, { "DoesNotExist", SEL_DOES_NOT_EXIST },
+};
 
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (strcmp(s, ops[i].name) == 0) {
-			*ok = true;
-			return ops[i].op;
-		}
-	*ok = false;
+static bool valid_operator(const char *s)
+{
+	for (size_t i = 0; i < sizeof(selector_ops) / sizeof(selector_ops[0]); i++)
+		if (strcmp(s, selector_ops[i].name) == 0)
+			return true;
+	return false;
+}
+
+static enum selector_op op_of(const char *s)
+{
+	for (size_t i = 0; i < sizeof(selector_ops) / sizeof(selector_ops[0]); i++)
+		if (strcmp(s, selector_ops[i].name) == 0)
+			return selector_ops[i].op;
 	return SEL_IN;
 }
 
@@ -62,44 +68,36 @@ static int decode_requirement(struct dec *x, const struct ynode *m, const char *
 	struct selector_requirement *req = elem;
 	const struct ynode *vals;
 	char *op = NULL;
-	char fv[FIELD_MAX], q[128];
-	bool ok = false;
+	char fv[FIELD_MAX];
 	int r;
 
 	r = dec_str_checked(x, m, "key", f, true, valid_label_key, "a valid label key", &req->key);
-	if (dec_fatal(r))
+	if (r < 0)
 		return r;
-	r = dec_str(x, m, "operator", f, &op);
-	if (r < 0)
-		return dec_fatal(r);
-	if (!op)
-		return dec_fatal(dec_required(x, m, field_key(fv, f, "operator")));
-	req->op = op_of(op, &ok);
-	if (!ok)
-		r = dec_err(x, ymap_get(m, "operator"), field_key(fv, f, "operator"),
-			    "%s is not one of In, NotIn, Exists, DoesNotExist",
-			    dec_quote(q, sizeof(q), op, strlen(op)));
+	r = dec_str_checked(x, m, "operator", f, true, valid_operator,
+			    "one of In, NotIn, Exists, DoesNotExist", &op);
+	if (r < 0 || !op)
+		return r; /* the values cannot be checked without a valid operator */
+	req->op = op_of(op);
 	free(op);
-	if (!ok)
-		return dec_fatal(r);
-	r = dec_seq(x, m, "values", f, &vals);
-	if (r < 0)
-		return dec_fatal(r);
+	r = dec_seq(x, m, "values", f, false, &vals);
+	if (r < 0 || (!vals && dec_has(m, "values")))
+		return r; /* out of memory, or not a list (reported) */
 	field_key(fv, f, "values");
 	if ((req->op == SEL_IN || req->op == SEL_NOT_IN) && (!vals || vals->n == 0))
-		return dec_fatal(dec_err(x, m, fv, "must be non-empty for operator In or NotIn"));
+		return dec_err(x, m, fv, "must be non-empty for operator In or NotIn");
 	if ((req->op == SEL_EXISTS || req->op == SEL_DOES_NOT_EXIST) && vals && vals->n)
-		return dec_fatal(dec_err(x, vals, fv, "must be empty for operator Exists or DoesNotExist"));
+		return dec_err(x, vals, fv, "must be empty for operator Exists or DoesNotExist");
 	if (!vals)
 		return 0;
-	req->values = dec_calloc(vals->n, sizeof(char *));
+	req->values = calloc_array(vals->n, sizeof(char *));
 	if (!req->values)
 		return -ENOMEM;
 	for (size_t k = 0; k < vals->n; k++) {
 		char fi[FIELD_MAX], *v = NULL;
 
 		r = dec_str_node(x, vals->kids[k], field_idx(fi, fv, k), &v);
-		if (dec_fatal(r))
+		if (r < 0)
 			return r;
 		if (!v)
 			v = strdup("");
@@ -117,12 +115,12 @@ static int decode_selector(struct dec *x, const struct ynode *m, const char *f,
 	char fe[FIELD_MAX];
 	int r = dec_labels(x, m, "matchLabels", f, true, &sel->match_labels);
 
-	if (dec_fatal(r))
+	if (r < 0)
 		return r;
 	r = dec_list_open(x, m, f, "matchExpressions", false, 0, SIZE_MAX, fe, &exprs);
 	if (r < 0 || !exprs)
 		return r;
-	sel->exprs = dec_calloc(exprs->n, sizeof(*sel->exprs));
+	sel->exprs = calloc_array(exprs->n, sizeof(*sel->exprs));
 	return dec_list_items(x, exprs, fe, DEC_LIST_COMPACT, sel->exprs, sizeof(*sel->exprs),
 			      &sel->n_exprs, decode_requirement, NULL);
 }
@@ -132,28 +130,28 @@ static int decode_namespaces(struct dec *x, const struct ynode *ar, const char *
 	const struct ynode *ns, *sel;
 	char fn[FIELD_MAX], fs[FIELD_MAX], q[128];
 	char *from = NULL;
-	int r = dec_map(x, ar, "namespaces", f, &ns);
+	int r = dec_map(x, ar, "namespaces", f, false, &ns);
 
 	l->from = FROM_SAME; /* CRD default, also when namespaces or from is missing (§1.3) */
 	if (r < 0 || !ns)
-		return dec_fatal(r);
+		return r;
 	field_key(fn, f, "namespaces");
 	r = dec_str(x, ns, "from", fn, &from);
-	if (r < 0)
-		return dec_fatal(r);
+	if (r < 0 || (!from && dec_has(ns, "from")))
+		return r; /* out of memory, or not a string (reported) */
 	if (from && strcmp(from, "All") == 0)
 		l->from = FROM_ALL;
 	else if (from && strcmp(from, "Selector") == 0)
 		l->from = FROM_SELECTOR;
 	else if (from && strcmp(from, "Same") != 0)
 		r = dec_err(x, ymap_get(ns, "from"), field_key(fs, fn, "from"),
-			    "%s is not one of All, Selector, Same", dec_quote(q, sizeof(q), from, strlen(from)));
+			    "%s is not one of All, Selector, Same", diag_quote(q, sizeof(q), from, strlen(from)));
 	free(from);
-	if (dec_fatal(r))
+	if (r < 0)
 		return r;
-	r = dec_map(x, ns, "selector", fn, &sel);
+	r = dec_map(x, ns, "selector", fn, false, &sel);
 	if (r < 0 || !sel)
-		return dec_fatal(r);
+		return r;
 	l->selector = calloc(1, sizeof(*l->selector));
 	if (!l->selector)
 		return -ENOMEM;
@@ -164,13 +162,12 @@ static int decode_kind(struct dec *x, const struct ynode *m, const char *f, size
 		       void *ctx)
 {
 	struct route_group_kind *k = elem;
+	int r;
 
-	if (dec_fatal(dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &k->group)) ||
-	    dec_fatal(dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &k->kind)))
-		return -ENOMEM;
-	if (!k->group && !(k->group = strdup(GATEWAY_GROUP)))
-		return -ENOMEM;
-	return 0;
+	if ((r = dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &k->group)) < 0 ||
+	    (r = dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &k->kind)) < 0)
+		return r;
+	return dec_default(&k->group, GATEWAY_GROUP);
 }
 
 static int decode_kinds(struct dec *x, const struct ynode *ar, const char *f, struct listener *l)
@@ -181,7 +178,7 @@ static int decode_kinds(struct dec *x, const struct ynode *ar, const char *f, st
 
 	if (r < 0 || !kinds)
 		return r;
-	l->kinds = dec_calloc(kinds->n, sizeof(*l->kinds));
+	l->kinds = calloc_array(kinds->n, sizeof(*l->kinds));
 	return dec_list_items(x, kinds, fk, DEC_LIST_COMPACT, l->kinds, sizeof(*l->kinds), &l->n_kinds,
 			      decode_kind, NULL);
 }
@@ -191,33 +188,25 @@ static int decode_listener(struct dec *x, const struct ynode *m, const char *f, 
 	const struct ynode *ar, *tls;
 	char fa[FIELD_MAX];
 	int64_t port = 0;
-	bool has_port;
 	int r;
 
 	l->loc = (struct src_loc){ .file = x->file, .line = m->line };
-	if (dec_fatal(dec_str_checked(x, m, "name", f, true, valid_section_name, WHAT_SECTION, &l->name)) ||
-	    dec_fatal(dec_str_checked(x, m, "hostname", f, false, valid_hostname, WHAT_HOSTNAME,
-				      &l->hostname)) ||
-	    dec_fatal(dec_str_checked(x, m, "protocol", f, true, valid_protocol,
-				      "a valid protocol (TCP, UDP, HTTP, HTTPS, TLS or a "
-				      "domain-prefixed name such as example.com/proto; 1..255 characters)",
-				      &l->protocol)))
-		return -ENOMEM;
-	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
-	if (dec_fatal(r))
+	if ((r = dec_str_checked(x, m, "name", f, true, valid_section_name, WHAT_SECTION, &l->name)) < 0 ||
+	    (r = dec_str_checked(x, m, "hostname", f, false, valid_hostname, WHAT_HOSTNAME,
+				 &l->hostname)) < 0 ||
+	    (r = dec_str_checked(x, m, "protocol", f, true, valid_protocol,
+				 "a valid protocol (TCP, UDP, HTTP, HTTPS, TLS or a "
+				 "domain-prefixed name such as example.com/proto; 1..255 characters)",
+				 &l->protocol)) < 0 ||
+	    (r = dec_int(x, m, "port", f, 1, 65535, true, &port)) < 0)
 		return r;
-	if (r == 0 && !has_port && dec_fatal(dec_required(x, m, field_key(fa, f, "port"))))
-		return -ENOMEM;
 	l->port = (uint16_t)port;
-	r = dec_map(x, m, "tls", f, &tls);
-	if (dec_fatal(r))
+	if ((r = dec_map(x, m, "tls", f, false, &tls)) < 0)
 		return r;
 	l->has_tls = tls != NULL;
-	r = dec_map(x, m, "allowedRoutes", f, &ar);
-	if (dec_fatal(r))
+	r = dec_map(x, m, "allowedRoutes", f, false, &ar);
+	if (r < 0 || !ar)
 		return r;
-	if (!ar)
-		return 0;
 	field_key(fa, f, "allowedRoutes");
 	r = decode_namespaces(x, ar, fa, l);
 	if (r < 0)
@@ -237,27 +226,26 @@ static int check_listener_protocol(struct dec *x, const struct ynode *m, const c
 
 	if (!p)
 		return 0;
-	if ((strcmp(p, "TCP") == 0 || strcmp(p, "UDP") == 0) && l->hostname)
-		r = dec_err(x, ymap_get(m, "hostname"), field_key(ft, f, "hostname"),
-			    "must not be set for protocol %s", p);
-	if (dec_fatal(r))
+	if ((strcmp(p, "TCP") == 0 || strcmp(p, "UDP") == 0) && l->hostname &&
+	    (r = dec_err(x, ymap_get(m, "hostname"), field_key(ft, f, "hostname"),
+			 "must not be set for protocol %s", p)) < 0)
 		return r;
 	field_key(ft, f, "tls");
 	if ((strcmp(p, "TCP") == 0 || strcmp(p, "UDP") == 0 || strcmp(p, "HTTP") == 0) && l->has_tls)
-		return dec_fatal(dec_err(x, tls, ft, "must not be set for protocol %s", p));
-	if (l->has_tls && dec_fatal(dec_str(x, tls, "mode", ft, &mode)))
-		return -ENOMEM;
+		return dec_err(x, tls, ft, "must not be set for protocol %s", p);
+	if (l->has_tls && (r = dec_str(x, tls, "mode", ft, &mode)) < 0)
+		return r;
 	field_key(fm, ft, "mode");
 	if (strcmp(p, "TLS") == 0 && !l->has_tls)
 		r = dec_err(x, m, fm, "is required for protocol TLS");
 	else if (mode && strcmp(mode, "Terminate") != 0 && strcmp(mode, "Passthrough") != 0)
 		r = dec_err(x, ymap_get(tls, "mode"), fm, "%s is not one of Terminate, Passthrough",
-			    dec_quote(q, sizeof(q), mode, strlen(mode)));
+			    diag_quote(q, sizeof(q), mode, strlen(mode)));
 	else if (mode && strcmp(p, "HTTPS") == 0 && strcmp(mode, "Terminate") != 0)
 		r = dec_err(x, ymap_get(tls, "mode"), fm, "must be Terminate for protocol HTTPS, got %s",
-			    dec_quote(q, sizeof(q), mode, strlen(mode)));
+			    diag_quote(q, sizeof(q), mode, strlen(mode)));
 	free(mode);
-	return dec_fatal(r);
+	return r;
 }
 
 static bool same_hostname(const char *a, const char *b)
@@ -277,24 +265,27 @@ static int check_listeners_distinct(struct dec *x, const struct ynode *seq, cons
 
 		for (size_t j = 0; j < i; j++) {
 			const struct listener *b = &g->listeners[j];
+			bool same_name, same_triple;
 
 			if (!a->name || !b->name || !a->protocol || !b->protocol)
 				continue;
-			r = 0;
-			if (strcmp(a->name, b->name) == 0)
+			same_name = strcmp(a->name, b->name) == 0;
+			same_triple = a->port == b->port && strcmp(a->protocol, b->protocol) == 0 &&
+				      same_hostname(a->hostname, b->hostname);
+			if (same_name)
 				r = dec_err(x, seq->kids[i], field_idx(fi, f, i),
 					    "listener name %s is used twice (also %s[%zu]); names must be unique",
-					    dec_quote(q, sizeof(q), a->name, strlen(a->name)), f, j);
-			else if (a->port == b->port && strcmp(a->protocol, b->protocol) == 0 &&
-				 same_hostname(a->hostname, b->hostname))
+					    diag_quote(q, sizeof(q), a->name, strlen(a->name)), f, j);
+			else if (same_triple)
 				r = dec_err(x, seq->kids[i], field_idx(fi, f, i),
 					    "port %u, protocol %s and hostname %s are the same as %s[%zu]; "
 					    "the combination must be unique", a->port, a->protocol,
 					    a->hostname ? a->hostname : "(none)", f, j);
-			if (dec_fatal(r))
+			else
+				continue;
+			if (r < 0)
 				return r;
-			if (r)
-				break;
+			break; /* one message per listener, against its first clash */
 		}
 	}
 	return 0;
@@ -316,7 +307,7 @@ static int decode_listeners(struct dec *x, const struct ynode *spec, struct gate
 
 	if (r < 0 || !seq)
 		return r;
-	g->listeners = dec_calloc(seq->n, sizeof(*g->listeners));
+	g->listeners = calloc_array(seq->n, sizeof(*g->listeners));
 	/* aligned with the input for the distinctness messages */
 	r = dec_list_items(x, seq, f, DEC_LIST_ALIGNED, g->listeners, sizeof(*g->listeners),
 			   &g->n_listeners, listener_item, NULL);
@@ -351,10 +342,10 @@ static int check_address(struct dec *x, const struct ynode *it, const char *fi,
 		return 0;
 	if (strcmp(a->type, "IPAddress") == 0 && !valid_ipv4(a->value) && !valid_ipv6(a->value))
 		return dec_err(x, ymap_get(it, "value"), fv, "%s is not a valid IPv4 or IPv6 address",
-			       dec_quote(q, sizeof(q), a->value, strlen(a->value)));
+			       diag_quote(q, sizeof(q), a->value, strlen(a->value)));
 	if (strcmp(a->type, "Hostname") == 0 && !valid_hostname(a->value))
 		return dec_err(x, ymap_get(it, "value"), fv, "%s is not %s",
-			       dec_quote(q, sizeof(q), a->value, strlen(a->value)), WHAT_HOSTNAME);
+			       diag_quote(q, sizeof(q), a->value, strlen(a->value)), WHAT_HOSTNAME);
 	if (strcmp(a->type, "IPAddress") != 0 && strcmp(a->type, "Hostname") != 0)
 		return 0;
 	for (size_t j = 0; j < i; j++)
@@ -363,7 +354,7 @@ static int check_address(struct dec *x, const struct ynode *it, const char *fi,
 		    strcmp(g->addresses[j].value, a->value) == 0)
 			return dec_err(x, ymap_get(it, "value"), fv,
 				       "%s appears twice (also entry %zu); %s values must be unique",
-				       dec_quote(q, sizeof(q), a->value, strlen(a->value)), j, a->type);
+				       diag_quote(q, sizeof(q), a->value, strlen(a->value)), j, a->type);
 	return 0;
 }
 
@@ -375,21 +366,17 @@ static int decode_address(struct dec *x, const struct ynode *m, const char *f, s
 	struct gateway_address *a = elem;
 	int r;
 
-	r = dec_str_checked(x, m, "type", f, false, valid_address_type,
-			    "a valid address type (IPAddress, Hostname, NamedAddress or a "
-			    "domain-prefixed name)", &a->type);
-	if (dec_fatal(r))
+	if ((r = dec_str_checked(x, m, "type", f, false, valid_address_type,
+				 "a valid address type (IPAddress, Hostname, NamedAddress or a "
+				 "domain-prefixed name)", &a->type)) < 0 ||
+	    (r = dec_str_checked(x, m, "value", f, false, valid_address_value,
+				 "at most 253 characters long", &a->value)) < 0)
 		return r;
-	if (dec_fatal(dec_str_checked(x, m, "value", f, false, valid_address_value,
-				      "at most 253 characters long", &a->value)))
+	/* the default only for an absent type: a bad one stays NULL and is not checked further */
+	if ((!dec_has(m, "type") && dec_default(&a->type, "IPAddress") < 0) ||
+	    dec_default(&a->value, "") < 0)
 		return -ENOMEM;
-	if (!a->type && r == 0 && !(a->type = strdup("IPAddress")))
-		return -ENOMEM;
-	if (!a->value && !(a->value = strdup("")))
-		return -ENOMEM;
-	if (a->type && dec_fatal(check_address(x, m, f, a, g, g->n_addresses - 1)))
-		return -ENOMEM;
-	return 0;
+	return a->type ? check_address(x, m, f, a, g, g->n_addresses - 1) : 0;
 }
 
 static int decode_addresses(struct dec *x, const struct ynode *spec, struct gateway *g)
@@ -400,7 +387,7 @@ static int decode_addresses(struct dec *x, const struct ynode *spec, struct gate
 
 	if (r < 0 || !seq)
 		return r;
-	g->addresses = dec_calloc(seq->n, sizeof(*g->addresses));
+	g->addresses = calloc_array(seq->n, sizeof(*g->addresses));
 	return dec_list_items(x, seq, f, DEC_LIST_COMPACT, g->addresses, sizeof(*g->addresses),
 			      &g->n_addresses, decode_address, g);
 }
@@ -408,17 +395,13 @@ static int decode_addresses(struct dec *x, const struct ynode *spec, struct gate
 int decode_gateway(struct dec *x, const struct ynode *root, struct gateway *out)
 {
 	const struct ynode *spec;
-	int r = dec_map(x, root, "spec", "", &spec);
+	int r = dec_map(x, root, "spec", "", true, &spec);
 
-	if (r < 0)
-		return dec_fatal(r);
-	if (!spec)
-		return dec_fatal(dec_required(x, root, "spec"));
-	r = dec_str_checked(x, spec, "gatewayClassName", "spec", true, valid_object_name, WHAT_NAME,
-			    &out->class_name);
-	if (dec_fatal(r))
+	if (r < 0 || !spec)
 		return r;
-	if ((r = decode_listeners(x, spec, out)) < 0)
+	if ((r = dec_str_checked(x, spec, "gatewayClassName", "spec", true, valid_object_name,
+				 WHAT_NAME, &out->class_name)) < 0 ||
+	    (r = decode_listeners(x, spec, out)) < 0)
 		return r;
 	return decode_addresses(x, spec, out);
 }

@@ -27,19 +27,16 @@ static int decode_parent(struct dec *x, const struct ynode *m, const char *f, si
 	const struct tcp_route *rt = ctx;
 	struct parent_ref *p = elem;
 	int64_t port = 0;
-	bool has_port;
 	int r;
 
-	if (dec_fatal(dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &p->group)) ||
-	    dec_fatal(dec_str_checked(x, m, "kind", f, false, valid_kind, WHAT_KIND, &p->kind)) ||
-	    dec_fatal(dec_str_checked(x, m, "namespace", f, false, valid_dns1123_label, WHAT_NAMESPACE,
-				      &p->namespace)) ||
-	    dec_fatal(dec_str_checked(x, m, "name", f, true, valid_object_name, WHAT_NAME, &p->name)) ||
-	    dec_fatal(dec_str_checked(x, m, "sectionName", f, false, valid_section_name, WHAT_SECTION,
-				      &p->section)))
-		return -ENOMEM;
-	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
-	if (dec_fatal(r))
+	if ((r = dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &p->group)) < 0 ||
+	    (r = dec_str_checked(x, m, "kind", f, false, valid_kind, WHAT_KIND, &p->kind)) < 0 ||
+	    (r = dec_str_checked(x, m, "namespace", f, false, valid_dns1123_label, WHAT_NAMESPACE,
+				 &p->namespace)) < 0 ||
+	    (r = dec_str_checked(x, m, "name", f, true, valid_object_name, WHAT_NAME, &p->name)) < 0 ||
+	    (r = dec_str_checked(x, m, "sectionName", f, false, valid_section_name, WHAT_SECTION,
+				 &p->section)) < 0 ||
+	    (r = dec_int(x, m, "port", f, 1, 65535, false, &port)) < 0)
 		return r;
 	p->port = (uint16_t)port;
 	p->group_set = ymap_get(m, "group") && p->group;
@@ -86,20 +83,18 @@ static int check_parents_distinct(struct dec *x, const struct ynode *seq, const 
 		for (size_t j = 0; j < i; j++) {
 			const struct parent_ref *a = &rt->parents[j], *b = &rt->parents[i];
 			bool set_a = a->section && a->section[0], set_b = b->section && b->section[0];
-			int r = 0;
 
 			if (!a->group || !b->group || !same_parent(a, b))
 				continue;
+			/* the first clash is the one reported: the CRD rejects the whole list */
 			if (set_a != set_b || (with_port && (a->port != 0) != (b->port != 0)))
-				r = dec_err(x, seq->kids[i], field_idx(fi, f, i),
-					    "%s must be specified when parentRefs includes 2 or more "
-					    "references to the same parent (also %s[%zu])", what, f, j);
-			else if (same_section(a, b) && (!with_port || a->port == b->port))
-				r = dec_err(x, seq->kids[i], field_idx(fi, f, i),
-					    "%s must be unique when parentRefs includes 2 or more "
-					    "references to the same parent (same as %s[%zu])", what, f, j);
-			if (r)
-				return dec_fatal(r);
+				return dec_err(x, seq->kids[i], field_idx(fi, f, i),
+					       "%s must be specified when parentRefs includes 2 or more "
+					       "references to the same parent (also %s[%zu])", what, f, j);
+			if (same_section(a, b) && (!with_port || a->port == b->port))
+				return dec_err(x, seq->kids[i], field_idx(fi, f, i),
+					       "%s must be unique when parentRefs includes 2 or more "
+					       "references to the same parent (same as %s[%zu])", what, f, j);
 		}
 	}
 	return 0;
@@ -113,7 +108,7 @@ static int decode_parents(struct dec *x, const struct ynode *spec, struct tcp_ro
 
 	if (r < 0 || !seq)
 		return r;
-	rt->parents = dec_calloc(seq->n, sizeof(*rt->parents));
+	rt->parents = calloc_array(seq->n, sizeof(*rt->parents));
 	/* aligned with the input for the distinctness messages */
 	r = dec_list_items(x, seq, f, DEC_LIST_ALIGNED, rt->parents, sizeof(*rt->parents),
 			   &rt->n_parents, decode_parent, rt);
@@ -129,31 +124,27 @@ static int decode_backend(struct dec *x, const struct ynode *m, const char *f, s
 	const struct tcp_route *rt = ctx;
 	struct backend_ref *b = elem;
 	int64_t port = 0, weight = 1;
-	bool has_port;
 	char fp[FIELD_MAX];
 	int r;
 
 	b->loc = (struct src_loc){ .file = x->file, .line = m->line };
-	if (dec_fatal(dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &b->group)) ||
-	    dec_fatal(dec_str_checked(x, m, "kind", f, false, valid_kind, WHAT_KIND, &b->kind)) ||
-	    dec_fatal(dec_str_checked(x, m, "name", f, true, valid_object_name, WHAT_NAME, &b->name)) ||
-	    dec_fatal(dec_str_checked(x, m, "namespace", f, false, valid_dns1123_label, WHAT_NAMESPACE,
-				      &b->namespace)))
-		return -ENOMEM;
-	r = dec_int(x, m, "port", f, 1, 65535, &port, &has_port);
-	if (dec_fatal(r))
+	if ((r = dec_str_checked(x, m, "group", f, false, valid_group, WHAT_GROUP, &b->group)) < 0 ||
+	    (r = dec_str_checked(x, m, "kind", f, false, valid_kind, WHAT_KIND, &b->kind)) < 0 ||
+	    (r = dec_str_checked(x, m, "name", f, true, valid_object_name, WHAT_NAME, &b->name)) < 0 ||
+	    (r = dec_str_checked(x, m, "namespace", f, false, valid_dns1123_label, WHAT_NAMESPACE,
+				 &b->namespace)) < 0 ||
+	    (r = dec_int(x, m, "port", f, 1, 65535, false, &port)) < 0 ||
+	    (r = dec_int(x, m, "weight", f, 0, 1000000, false, &weight)) < 0)
 		return r;
 	b->port = (uint16_t)port;
-	if (dec_fatal(dec_int(x, m, "weight", f, 0, 1000000, &weight, NULL)))
-		return -ENOMEM;
 	b->weight = (uint32_t)weight;
 	if (dec_default(&b->group, "") < 0 || dec_default(&b->kind, "Service") < 0 ||
 	    dec_default(&b->namespace, rt->m.namespace) < 0)
 		return -ENOMEM;
-	/* the CRD's CEL: "Must have port for Service reference" */
-	if (r == 0 && !has_port && b->group[0] == '\0' && strcmp(b->kind, "Service") == 0)
-		return dec_fatal(dec_err(x, m, field_key(fp, f, "port"),
-					 "is required for a Service reference (group \"\", kind Service)"));
+	/* the CRD's CEL: "Must have port for Service reference" (a bad port is reported already) */
+	if (!dec_has(m, "port") && b->group[0] == '\0' && strcmp(b->kind, "Service") == 0)
+		return dec_err(x, m, field_key(fp, f, "port"),
+			       "is required for a Service reference (group \"\", kind Service)");
 	return 0;
 }
 
@@ -165,12 +156,12 @@ static int decode_rule(struct dec *x, const struct ynode *m, const char *f, stru
 	int r;
 
 	r = dec_str_checked(x, m, "name", f, false, valid_section_name, WHAT_SECTION, &rule->name);
-	if (dec_fatal(r))
+	if (r < 0)
 		return r;
 	r = dec_list_open(x, m, f, "backendRefs", true, 1, 16, fb, &seq);
 	if (r < 0 || !seq)
 		return r;
-	rule->refs = dec_calloc(seq->n, sizeof(*rule->refs));
+	rule->refs = calloc_array(seq->n, sizeof(*rule->refs));
 	return dec_list_items(x, seq, fb, DEC_LIST_COMPACT, rule->refs, sizeof(*rule->refs),
 			      &rule->n_refs, decode_backend, rt);
 }
@@ -188,10 +179,10 @@ static int rule_item(struct dec *x, const struct ynode *m, const char *f, size_t
 		return r;
 	for (size_t j = 0; rule->name && j + 1 < rt->n_rules; j++)
 		if (rt->rules[j].name && strcmp(rt->rules[j].name, rule->name) == 0 &&
-		    dec_fatal(dec_err(x, ymap_get(m, "name"), field_key(fn, f, "name"),
-				      "rule name %s is used twice; rule names must be unique",
-				      dec_quote(q, sizeof(q), rule->name, strlen(rule->name)))))
-			return -ENOMEM;
+		    (r = dec_err(x, ymap_get(m, "name"), field_key(fn, f, "name"),
+				 "rule name %s is used twice; rule names must be unique",
+				 diag_quote(q, sizeof(q), rule->name, strlen(rule->name)))) < 0)
+			return r;
 	return 0;
 }
 
@@ -206,9 +197,9 @@ static int decode_rules(struct dec *x, const struct ynode *spec, struct tcp_rout
 	/* v1 allows exactly one rule, v1alpha2 up to 16 (§0). Past the v1 limit but within 16
 	 * the rules are still checked, so that their errors are reported too. */
 	r = dec_count(x, seq, f, 1, is_v1alpha2(x) ? 16 : 1);
-	if (r < 0 && (dec_fatal(r) || seq->n == 0 || seq->n > 16))
-		return dec_fatal(r);
-	rt->rules = dec_calloc(seq->n, sizeof(*rt->rules));
+	if (r < 0 || seq->n == 0 || seq->n > 16)
+		return r;
+	rt->rules = calloc_array(seq->n, sizeof(*rt->rules));
 	return dec_list_items(x, seq, f, DEC_LIST_COMPACT, rt->rules, sizeof(*rt->rules), &rt->n_rules,
 			      rule_item, rt);
 }
@@ -216,13 +207,9 @@ static int decode_rules(struct dec *x, const struct ynode *spec, struct tcp_rout
 int decode_tcp_route(struct dec *x, const struct ynode *root, struct tcp_route *out)
 {
 	const struct ynode *spec;
-	int r = dec_map(x, root, "spec", "", &spec);
+	int r = dec_map(x, root, "spec", "", true, &spec);
 
-	if (r < 0)
-		return dec_fatal(r);
-	if (!spec)
-		return dec_fatal(dec_required(x, root, "spec"));
-	if ((r = decode_parents(x, spec, out)) < 0)
+	if (r < 0 || !spec || (r = decode_parents(x, spec, out)) < 0)
 		return r;
 	return decode_rules(x, spec, out);
 }
@@ -231,43 +218,41 @@ static int decode_grant_from(struct dec *x, const struct ynode *m, const char *f
 			     void *elem, void *ctx)
 {
 	struct grant_from *g = elem;
+	int r;
 
-	if (dec_fatal(dec_str_checked(x, m, "group", f, true, valid_group, WHAT_GROUP, &g->group)) ||
-	    dec_fatal(dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &g->kind)) ||
-	    dec_fatal(dec_str_checked(x, m, "namespace", f, true, valid_dns1123_label, WHAT_NAMESPACE,
-				      &g->namespace)))
-		return -ENOMEM;
-	return 0;
+	if ((r = dec_str_checked(x, m, "group", f, true, valid_group, WHAT_GROUP, &g->group)) < 0 ||
+	    (r = dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &g->kind)) < 0)
+		return r;
+	return dec_str_checked(x, m, "namespace", f, true, valid_dns1123_label, WHAT_NAMESPACE,
+			       &g->namespace);
 }
 
 static int decode_grant_to(struct dec *x, const struct ynode *m, const char *f, size_t i,
 			   void *elem, void *ctx)
 {
 	struct grant_to *g = elem;
+	int r;
 
-	if (dec_fatal(dec_str_checked(x, m, "group", f, true, valid_group, WHAT_GROUP, &g->group)) ||
-	    dec_fatal(dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &g->kind)) ||
-	    dec_fatal(dec_str_checked(x, m, "name", f, false, valid_object_name, WHAT_NAME, &g->name)))
-		return -ENOMEM;
-	return 0;
+	if ((r = dec_str_checked(x, m, "group", f, true, valid_group, WHAT_GROUP, &g->group)) < 0 ||
+	    (r = dec_str_checked(x, m, "kind", f, true, valid_kind, WHAT_KIND, &g->kind)) < 0)
+		return r;
+	return dec_str_checked(x, m, "name", f, false, valid_object_name, WHAT_NAME, &g->name);
 }
 
 int decode_reference_grant(struct dec *x, const struct ynode *root, struct reference_grant *out)
 {
 	const struct ynode *spec, *from = NULL, *to = NULL;
 	char ff[FIELD_MAX], ft[FIELD_MAX];
-	int r = dec_map(x, root, "spec", "", &spec);
+	int r = dec_map(x, root, "spec", "", true, &spec); /* required since v1.6 (§5.4) */
 
-	if (r < 0)
-		return dec_fatal(r);
-	if (!spec) /* required since v1.6 (§5.4) */
-		return dec_fatal(dec_required(x, root, "spec"));
+	if (r < 0 || !spec)
+		return r;
 	/* both lists are checked before their items, so their errors come first */
-	if (dec_list_open(x, spec, "spec", "from", true, 1, 16, ff, &from) < 0 ||
-	    dec_list_open(x, spec, "spec", "to", true, 1, 16, ft, &to) < 0)
-		return -ENOMEM;
-	out->from = dec_calloc(from ? from->n : 0, sizeof(*out->from));
-	out->to = dec_calloc(to ? to->n : 0, sizeof(*out->to));
+	if ((r = dec_list_open(x, spec, "spec", "from", true, 1, 16, ff, &from)) < 0 ||
+	    (r = dec_list_open(x, spec, "spec", "to", true, 1, 16, ft, &to)) < 0)
+		return r;
+	out->from = calloc_array(from ? from->n : 0, sizeof(*out->from));
+	out->to = calloc_array(to ? to->n : 0, sizeof(*out->to));
 	if (!out->from || !out->to)
 		return -ENOMEM;
 	if (from && (r = dec_list_items(x, from, ff, DEC_LIST_COMPACT, out->from, sizeof(*out->from),

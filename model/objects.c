@@ -8,6 +8,7 @@
 #include "model/decode.h"
 #include "model/objects.h"
 
+/* The one table of kind names: the reader matches `kind:` against it too. */
 static const char *const kind_names[KIND__COUNT] = {
 	[KIND_GATEWAY_CLASS] = "GatewayClass",
 	[KIND_GATEWAY] = "Gateway",
@@ -201,7 +202,9 @@ struct store *store_free(struct store *s)
 	for (size_t i = 0; i < s->n_namespaces; i++)
 		namespace_free_contents(&s->namespaces[i]);
 	free(s->namespaces);
-	strv_free(s->files, s->n_files);
+	for (size_t i = 0; i < s->n_inputs; i++)
+		free(s->inputs[i].name);
+	free(s->inputs);
 	free(s);
 	return NULL;
 }

@@ -215,8 +215,24 @@ struct namespace_obj {
 	struct meta m; /* labels; kubernetes.io/metadata.name is added when missing */
 };
 
-/* Everything read from the inputs. Arrays grow as objects are added; the store owns
- * every object and every string in it. */
+/* One input the reader read (a file, or "-" for stdin) and what it held, so that a command
+ * can say what was read ("a.yaml: 2 Services, 3 documents of other kinds"). */
+struct store_input {
+	char *name;                  /* owned; every src_loc.file from this input points here */
+	size_t objects[KIND__COUNT]; /* objects added to the store, by enum kind */
+	size_t other;                /* documents of kinds nftgate does not read, skipped */
+	size_t refused;              /* objects and documents refused with an error */
+};
+
+/*
+ * Everything read from the inputs. Arrays grow as objects are added; the store owns
+ * every object and every string in it.
+ *
+ * Borrowing rule: adding objects (store_load_*) may move the arrays, so a pointer to an
+ * object (&s->routes[i]) is valid only until the next load; hold an index to keep one
+ * longer. Strings and the arrays inside an object never move while the store lives.
+ * resolve() borrows the store only for its call: the plan and status it returns own copies.
+ */
 struct store {
 	struct gateway_class *classes;   size_t n_classes;
 	struct gateway *gateways;        size_t n_gateways;
@@ -225,7 +241,8 @@ struct store {
 	struct service *services;        size_t n_services;
 	struct endpoint_slice *slices;   size_t n_slices;
 	struct namespace_obj *namespaces; size_t n_namespaces;
-	char **files;                    size_t n_files; /* interned file names */
+	size_t cap[KIND__COUNT];         /* allocated length of each array above, by enum kind */
+	struct store_input *inputs;      size_t n_inputs, cap_inputs; /* in reading order */
 };
 
 struct store *store_new(void);

@@ -14,6 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* At most this many endpoints of one family in one share. The data plane numbers a share's
+ * endpoints of each family in 12 bits, 0xfff meaning "reset" (nft/layout.h
+ * LAYOUT_MAX_SHARE_ENDPOINTS must equal it). resolve() never makes a bigger share: it
+ * reports the backendRef as an input error and rejects its share instead. */
+#define PLAN_MAX_SHARE_ENDPOINTS 4095u
+
 /* One backend pod address. family is AF_INET or AF_INET6; addr is in network order
  * (4 or 16 bytes used); port is the pod port in host order. */
 struct plan_endpoint {

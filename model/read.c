@@ -8,13 +8,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/array.h"
 #include "model/decode.h"
 #include "model/read.h"
 #include "model/yaml_tree.h"
@@ -53,9 +53,9 @@ WRAP_FREE(service_free_contents, struct service)
 WRAP_FREE(endpoint_slice_free_contents, struct endpoint_slice)
 WRAP_FREE(namespace_free_contents, struct namespace_obj)
 
-/* Every kind nftgate reads; each object struct starts with its struct meta. */
+/* Every kind nftgate reads, indexed by enum kind (its name is kind_name()); each object
+ * struct starts with its struct meta. */
 struct kind_ops {
-	const char *kind;
 	const char *versions[3];
 	bool namespaced;
 	const struct name_rule *name_rule;
@@ -66,15 +66,8 @@ struct kind_ops {
 
 #define GW(v) GATEWAY_GROUP "/" v
 #define OPS(k, ns, rule, type, arr, dec, fr, ...)                                        \
-	[k] = { kind_name_##k, { __VA_ARGS__ }, ns, rule, sizeof(type),                  \
-		offsetof(struct store, arr), offsetof(struct store, n_##arr), dec##_any, fr##_any }
-#define kind_name_KIND_GATEWAY_CLASS "GatewayClass"
-#define kind_name_KIND_GATEWAY "Gateway"
-#define kind_name_KIND_TCP_ROUTE "TCPRoute"
-#define kind_name_KIND_REFERENCE_GRANT "ReferenceGrant"
-#define kind_name_KIND_SERVICE "Service"
-#define kind_name_KIND_ENDPOINT_SLICE "EndpointSlice"
-#define kind_name_KIND_NAMESPACE "Namespace"
+	[k] = { { __VA_ARGS__ }, ns, rule, sizeof(type), offsetof(struct store, arr),    \
+		offsetof(struct store, n_##arr), dec##_any, fr##_any }
 
 static const struct kind_ops kinds[KIND__COUNT] = {
 	OPS(KIND_GATEWAY_CLASS, false, &name_subdomain, struct gateway_class, classes,
@@ -96,7 +89,8 @@ static const struct kind_ops kinds[KIND__COUNT] = {
 /* One input being read. */
 struct load {
 	struct store *s;
-	const char *file; /* interned */
+	const char *file; /* s->inputs[in].name */
+	size_t in;        /* its entry in s->inputs, for the counts */
 	const struct read_limits *lim;
 	struct diags *d;
 	int worst;        /* -ENOMEM > -E2BIG > -EINVAL > 0 */
@@ -123,30 +117,34 @@ static size_t store_count(const struct store *s)
 	return n;
 }
 
-/* Appends a copy of obj's bytes; the array grows geometrically whoever allocated it. */
-static int store_append(struct store *s, const struct kind_ops *ops, const void *obj)
+/* Appends a copy of obj's bytes (the store then owns what obj owned). The capacity is the
+ * store's own record (s->cap), never guessed from the allocator. */
+static int store_append(struct store *s, enum kind k, const void *obj)
 {
+	const struct kind_ops *ops = &kinds[k];
 	void **arr = (void **)((char *)s + ops->arr_off);
 	size_t *n = (size_t *)((char *)s + ops->n_off);
-	size_t cap = *arr ? malloc_usable_size(*arr) / ops->size : 0;
 
-	if (*n + 1 > cap) {
-		size_t ncap = *n < 8 ? 16 : *n * 2;
-		void *v = realloc(*arr, ncap * ops->size);
-
-		if (!v)
-			return -ENOMEM;
-		*arr = v;
-	}
+	if (array_grow(arr, &s->cap[k], *n + 1, ops->size) < 0)
+		return -ENOMEM;
 	memcpy((char *)*arr + *n * ops->size, obj, ops->size);
 	(*n)++;
 	return 0;
 }
 
-static int decode_object(struct load *l, const struct kind_ops *ops, const char *api_version,
+/* A document (or List item) refused with an input error: counted for "what was read". */
+static int refused(struct load *l, int r)
+{
+	if (r != -ENOMEM)
+		l->s->inputs[l->in].refused++;
+	return r;
+}
+
+static int decode_object(struct load *l, enum kind k, const char *api_version,
 			 const struct ynode *root)
 {
-	struct dec x = { .d = l->d, .file = l->file, .api_version = api_version };
+	const struct kind_ops *ops = &kinds[k];
+	struct dec x = { .d = l->d, .file = l->file, .api_version = api_version, .line = root->line };
 	void *obj;
 	int r;
 
@@ -154,26 +152,28 @@ static int decode_object(struct load *l, const struct kind_ops *ops, const char 
 		r = diags_add(l->d, l->file, root->line, NULL, NULL,
 			      "more than %zu objects in the input (limit max_objects)",
 			      l->lim->max_objects);
-		return r < 0 ? r : -E2BIG;
+		return refused(l, r < 0 ? r : -E2BIG);
 	}
 	obj = calloc(1, ops->size);
 	if (!obj)
 		return -ENOMEM;
-	r = decode_meta(&x, root, ops->kind, ops->namespaced, ops->name_rule, obj);
+	r = decode_meta(&x, root, kind_name(k), ops->namespaced, ops->name_rule, obj);
 	if (r == 0)
 		r = ops->decode(&x, root, obj);
 	if (r == 0 && x.errors == 0)
-		r = store_append(l->s, ops, obj);
+		r = store_append(l->s, k, obj);
 	else
+		r = r < 0 ? r : -EINVAL;
+	/* on every failure the object's contents are still obj's to free */
+	if (r < 0)
 		ops->free_contents(obj);
 	free(obj);
-	if (r < 0)
-		return r;
-	return x.errors ? -EINVAL : 0;
+	if (r == 0)
+		l->s->inputs[l->in].objects[k]++;
+	return r ? refused(l, r) : 0;
 }
 
-static int doc_str(struct load *l, const struct ynode *root, const char *key, const char *what,
-		   const char **out)
+static int doc_str(struct load *l, const struct ynode *root, const char *key, const char **out)
 {
 	const struct ynode *n = ymap_get(root, key);
 	int r;
@@ -189,7 +189,6 @@ static int doc_str(struct load *l, const struct ynode *root, const char *key, co
 			      ynode_describe(n));
 		return r < 0 ? r : -EINVAL;
 	}
-	(void)what;
 	*out = n->str;
 	return 0;
 }
@@ -199,19 +198,21 @@ static int decode_doc(struct load *l, const struct ynode *root, bool in_list);
 static int decode_list(struct load *l, const struct ynode *root, const char *api_version)
 {
 	const struct ynode *items = ymap_get(root, "items");
+	char q[128];
 	int r, worst = 0;
 
 	if (strcmp(api_version, "v1") != 0) {
 		r = diags_add(l->d, l->file, root->line, "List", "apiVersion",
-			      "\"%.100s\" is not supported for List (use v1)", api_version);
-		return r < 0 ? r : -EINVAL;
+			      "%s is not supported for List (use v1)",
+			      diag_quote(q, sizeof(q), api_version, strlen(api_version)));
+		return refused(l, r < 0 ? r : -EINVAL);
 	}
 	if (ynode_is_null(items))
 		return 0;
 	if (items->type != YN_SEQ) {
 		r = diags_add(l->d, l->file, items->line, "List", "items", "must be a list, got %s",
 			      ynode_describe(items));
-		return r < 0 ? r : -EINVAL;
+		return refused(l, r < 0 ? r : -EINVAL);
 	}
 	for (size_t i = 0; i < items->n; i++) {
 		r = decode_doc(l, items->kids[i], true);
@@ -225,26 +226,26 @@ static int decode_list(struct load *l, const struct ynode *root, const char *api
 
 /* "Kind ns/name" from a document whose apiVersion is refused, best effort: the parts that
  * cannot be read (metadata not a mapping, name not a string) are left out. */
-static const char *doc_object(const struct kind_ops *ops, const struct ynode *root, char *buf,
-			      size_t size)
+static const char *doc_object(enum kind k, const struct ynode *root, char *buf, size_t size)
 {
+	const struct kind_ops *ops = &kinds[k];
 	const struct ynode *m = ymap_get(root, "metadata");
 	const struct ynode *name = m && m->type == YN_MAP ? ymap_get(m, "name") : NULL;
 	const struct ynode *ns = m && m->type == YN_MAP ? ymap_get(m, "namespace") : NULL;
 	const char *nss = ns && ns->type == YN_SCALAR && !ynode_is_null(ns) ? ns->str : "default";
 
 	if (!name || name->type != YN_SCALAR || ynode_is_null(name))
-		snprintf(buf, size, "%s", ops->kind);
+		snprintf(buf, size, "%s", kind_name(k));
 	else if (ops->namespaced)
-		snprintf(buf, size, "%s %.253s/%.253s", ops->kind, nss, name->str);
+		snprintf(buf, size, "%s %.253s/%.253s", kind_name(k), nss, name->str);
 	else
-		snprintf(buf, size, "%s %.253s", ops->kind, name->str);
+		snprintf(buf, size, "%s %.253s", kind_name(k), name->str);
 	return buf;
 }
 
 static int decode_doc(struct load *l, const struct ynode *root, bool in_list)
 {
-	char obj[600];
+	char obj[600], q[128];
 	const char *kind, *api_version;
 	int r, r2;
 
@@ -252,48 +253,54 @@ static int decode_doc(struct load *l, const struct ynode *root, bool in_list)
 		r = diags_add(l->d, l->file, root->line, NULL, NULL,
 			      "%s must be a mapping with apiVersion and kind, got %s",
 			      in_list ? "a List item" : "a document", ynode_describe(root));
-		return r < 0 ? r : -EINVAL;
+		return refused(l, r < 0 ? r : -EINVAL);
 	}
-	r = doc_str(l, root, "apiVersion", "apiVersion", &api_version);
-	r2 = doc_str(l, root, "kind", "kind", &kind);
+	r = doc_str(l, root, "apiVersion", &api_version);
+	r2 = doc_str(l, root, "kind", &kind);
 	if (r < 0 || r2 < 0)
-		return r == -ENOMEM || r2 == -ENOMEM ? -ENOMEM : -EINVAL;
+		return refused(l, r == -ENOMEM || r2 == -ENOMEM ? -ENOMEM : -EINVAL);
 	/* Lists nest (kubectl flattens them); the depth limit bounds the recursion */
 	if (strcmp(kind, "List") == 0)
 		return decode_list(l, root, api_version);
 	for (int k = 0; k < KIND__COUNT; k++) {
 		const struct kind_ops *ops = &kinds[k];
 
-		if (strcmp(kind, ops->kind) != 0)
+		if (strcmp(kind, kind_name(k)) != 0)
 			continue;
 		for (size_t v = 0; v < 3 && ops->versions[v]; v++)
 			if (strcmp(api_version, ops->versions[v]) == 0)
-				return decode_object(l, ops, api_version, root);
+				return decode_object(l, k, api_version, root);
 		r = diags_add(l->d, l->file, ymap_get(root, "apiVersion")->line,
-			      doc_object(ops, root, obj, sizeof(obj)), "apiVersion",
-			      "\"%.100s\" is not a supported version of %s (supported: %s%s%s)",
-			      api_version, ops->kind, ops->versions[0], ops->versions[1] ? ", " : "",
+			      doc_object(k, root, obj, sizeof(obj)), "apiVersion",
+			      "%s is not a supported version of %s (supported: %s%s%s)",
+			      diag_quote(q, sizeof(q), api_version, strlen(api_version)), kind_name(k),
+			      ops->versions[0], ops->versions[1] ? ", " : "",
 			      ops->versions[1] ? ops->versions[1] : "");
-		return r < 0 ? r : -EINVAL;
+		return refused(l, r < 0 ? r : -EINVAL);
 	}
 	/* Deployments, Secrets, HTTPRoutes...: users point -f at folders of mixed manifests */
+	l->s->inputs[l->in].other++;
 	return 0;
 }
 
-static const char *intern_file(struct store *s, const char *file)
+/* The s->inputs entry for `file`: the last one when it has that name (the same buffer loaded
+ * again), else a new one. Returns its index, or -ENOMEM. */
+static int input_entry(struct store *s, const char *file, size_t *ret)
 {
-	char **v;
+	struct store_input *in;
 
-	if (s->n_files && strcmp(s->files[s->n_files - 1], file) == 0)
-		return s->files[s->n_files - 1];
-	v = realloc(s->files, (s->n_files + 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	s->files = v;
-	v[s->n_files] = strdup(file);
-	if (!v[s->n_files])
-		return NULL;
-	return v[s->n_files++];
+	if (s->n_inputs && strcmp(s->inputs[s->n_inputs - 1].name, file) == 0) {
+		*ret = s->n_inputs - 1;
+		return 0;
+	}
+	if (ARRAY_GROW(s->inputs, s->cap_inputs, s->n_inputs + 1) < 0)
+		return -ENOMEM;
+	in = &s->inputs[s->n_inputs];
+	*in = (struct store_input){ .name = strdup(file) };
+	if (!in->name)
+		return -ENOMEM;
+	*ret = s->n_inputs++;
+	return 0;
 }
 
 int store_load_buffer(struct store *s, const char *file, const char *buf, size_t len,
@@ -304,9 +311,9 @@ int store_load_buffer(struct store *s, const char *file, const char *buf, size_t
 	const struct ynode *root;
 	int r;
 
-	l.file = intern_file(s, file ? file : "-");
-	if (!l.file)
+	if (input_entry(s, file ? file : "-", &l.in) < 0)
 		return -ENOMEM;
+	l.file = s->inputs[l.in].name;
 	if (len > l.lim->max_input_bytes) {
 		r = diags_add(d, l.file, 0, NULL, NULL,
 			      "input is larger than %zu bytes (limit max_input_bytes)",
@@ -339,21 +346,14 @@ static int io_error(struct diags *d, const char *path, const char *what, int err
 /* Reads all of fd, refusing more than max bytes. */
 static int read_all(int fd, size_t max, char **ret_buf, size_t *ret_len)
 {
-	size_t len = 0, cap = 64 * 1024;
-	char *buf = malloc(cap), *nb;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
 	ssize_t n;
 
-	if (!buf)
-		return -ENOMEM;
 	for (;;) {
-		if (len == cap) {
-			cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
+		if (ARRAY_GROW(buf, cap, len < 64 * 1024 ? 64 * 1024 : len + 1) < 0) {
+			free(buf);
+			return -ENOMEM;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -415,37 +415,58 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static const char *file_type(mode_t m)
+{
+	return S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" :
+	       S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
 static int load_file(struct store *s, const char *path, const struct read_limits *lim,
 		     struct diags *d, bool in_dir);
+
+/* A directory entry: only regular files are read, so that a FIFO or a device named b.yaml
+ * can neither hang the reader nor feed it endlessly; each one skipped is noted. stat()
+ * first, so that nothing is opened that is not read (opening a device can act on it);
+ * load_file() checks again on the opened file, as the entry may change in between. */
+static int load_entry(struct store *s, int dfd, const char *name, const char *path,
+		      const struct read_limits *lim, struct diags *d)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, 0) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return 0; /* not recursive */
+		return diags_note(d, path, "skipped: %s, not a regular file", file_type(st.st_mode));
+	}
+	/* a failed stat (a dangling link) is reported by the open that follows */
+	return load_file(s, path, lim, d, true);
+}
 
 static int load_dir(struct store *s, const char *path, int fd, const struct read_limits *lim,
 		    struct diags *d)
 {
 	DIR *dir = fdopendir(fd);
 	char **names = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	struct dirent *de;
 	int r = 0, worst = 0;
 
 	if (!dir) {
+		r = io_error(d, path, "reading the directory", errno);
 		close(fd);
-		return io_error(d, path, "reading the directory", errno);
+		return r;
 	}
 	while ((de = readdir(dir))) {
-		char **v;
-
 		if (!manifest_name(de->d_name))
 			continue;
-		v = realloc(names, (n + 1) * sizeof(*v));
-		if (!v || !(v[n] = strdup(de->d_name))) {
-			names = v ? v : names;
+		if (ARRAY_GROW(names, cap, n + 1) < 0 || !(names[n] = strdup(de->d_name))) {
 			r = -ENOMEM;
 			goto out;
 		}
-		names = v;
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		char *p;
 
@@ -454,7 +475,7 @@ static int load_dir(struct store *s, const char *path, int fd, const struct read
 			r = -ENOMEM;
 			goto out;
 		}
-		r = load_file(s, p, lim, d, true);
+		r = load_entry(s, dirfd(dir), names[i], p, lim, d);
 		free(p);
 		if (r == -ENOMEM)
 			goto out;
@@ -470,28 +491,48 @@ out:
 	return r;
 }
 
+/* A path: a regular file, a directory, or a pipe (-f <(...)) when named directly. Opened
+ * non-blocking, as opening a FIFO without a writer would wait forever, and typed on the
+ * open file; a pipe then reads blocking until its writers are done (EOF at once without
+ * any writer). Devices and sockets are refused: they need not ever end. */
 static int load_file(struct store *s, const char *path, const struct read_limits *lim,
 		     struct diags *d, bool in_dir)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	int r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int r, fl;
 
 	if (fd < 0)
 		return io_error(d, path, "opening", errno);
 	if (fstat(fd, &st) < 0) {
 		r = io_error(d, path, "reading", errno);
-		close(fd);
-		return r;
+		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		if (in_dir) { /* not recursive */
-			close(fd);
-			return 0;
+			r = 0;
+			goto out;
 		}
 		return load_dir(s, path, fd, lim, d);
 	}
+	if (!S_ISREG(st.st_mode) && in_dir) {
+		r = diags_note(d, path, "skipped: %s, not a regular file", file_type(st.st_mode));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		r = diags_add(d, path, 0, NULL, NULL,
+			      "cannot be read: %s (only regular files, directories, pipes and - for "
+			      "standard input are)", file_type(st.st_mode));
+		r = r < 0 ? r : -EINVAL;
+		goto out;
+	}
+	if (S_ISFIFO(st.st_mode) && ((fl = fcntl(fd, F_GETFL)) < 0 ||
+				     fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+		r = io_error(d, path, "reading", errno);
+		goto out;
+	}
 	r = load_fd(s, path, fd, lim, d);
+out:
 	close(fd);
 	return r;
 }
@@ -550,7 +591,7 @@ int store_check(const struct store *s, struct diags *d)
 			if (strcmp(a->name, b->name) != 0 ||
 			    strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : ""))
 				continue;
-			snprintf(obj, sizeof(obj), "%s %s%s%s", ops->kind, b->namespace ? b->namespace : "",
+			snprintf(obj, sizeof(obj), "%s %s%s%s", kind_name(k), b->namespace ? b->namespace : "",
 				 b->namespace ? "/" : "", b->name);
 			r = diags_add(d, b->loc.file, b->loc.line, obj, NULL,
 				      "defined twice (also at %s:%u)", a->loc.file ? a->loc.file : "?",

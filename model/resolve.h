@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "diag.h"
 #include "objects.h"
 #include "plan.h"
 #include "status.h"
@@ -18,6 +19,11 @@ struct resolve_opts {
 	const char *const *claimed_classes; /* --gateway-class: claim these class names when no
 					       GatewayClass object of that name exists */
 	size_t n_claimed_classes;
+	struct diags *diags;                /* when set, input errors only resolution can see
+					       are appended here, located (a backendRef with more
+					       than PLAN_MAX_SHARE_ENDPOINTS endpoints); the plan
+					       and status are made all the same, the share of such
+					       a backendRef rejected */
 };
 
 /* Borrows s and o. On success returns 0 and sets *ret_plan and *ret_status (caller frees

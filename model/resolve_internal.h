@@ -12,15 +12,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "model/array.h"
 #include "model/plan.h"
 #include "model/resolve.h"
 #include "model/status.h"
-
-/* calloc for an array that never returns NULL for n == 0, so NULL always means out of memory. */
-static inline void *calloc_array(size_t n, size_t size)
-{
-	return calloc(n ? n : 1, size);
-}
 
 /* A message builder; on allocation failure it raises the context's sticky error instead of
  * returning one, so that the many condition builders stay linear. */

@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "model/validate.h"
 
@@ -157,6 +158,71 @@ bool valid_ipv6(const char *s)
 	struct in6_addr a;
 
 	return inet_pton(AF_INET6, s, &a) == 1;
+}
+
+/*
+ * Kubernetes refuses these in EndpointSlices (pkg/apis/discovery/validation validateEndpoints:
+ * IsValidIPv4Address / IsValidIPv6Address, then ValidateEndpointIP in
+ * pkg/apis/core/validation): unspecified and loopback addresses make no sense as a
+ * destination, and link-local ones reach the node itself (169.254.169.254 is the cloud
+ * metadata service). ValidateEndpointIP works with Go's net.IP predicates, whose exact ranges
+ * these are: IsUnspecified is the single address 0.0.0.0 or ::, IsLinkLocalMulticast is
+ * 224.0.0.0/24 or ff02::/16 with any flags nibble (ffx2::/16). Other multicast (239.0.0.0/8,
+ * ff05::/16) and broadcast pass the API server, so they pass here too: a TCP connection can
+ * never be made to them. IsValidIPv6Address refuses what Go's To4() maps back to IPv4, i.e.
+ * ::ffff:0:0/96 (whatever its spelling), so that an IPv6 slice holds IPv6 addresses only.
+ */
+static const char *ipv4_refusal(const uint8_t *a)
+{
+	if (!(a[0] | a[1] | a[2] | a[3]))
+		return "unspecified (0.0.0.0, ::)";
+	if (a[0] == 127)
+		return "in the loopback range (127.0.0.0/8, ::1/128)";
+	if (a[0] == 169 && a[1] == 254)
+		return "in the link-local range (169.254.0.0/16, fe80::/10)";
+	if (a[0] == 224 && a[1] == 0 && a[2] == 0)
+		return "in the link-local multicast range (224.0.0.0/24, ffx2::/16)";
+	return NULL;
+}
+
+static const char *ipv6_refusal(const uint8_t *a)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	uint8_t any = 0;
+
+	if (!memcmp(a, mapped, sizeof(mapped)))
+		return "an IPv4-mapped IPv6 address (::ffff:0:0/96), which an IPv6 slice may not hold";
+	for (int i = 0; i < 15; i++)
+		any |= a[i];
+	if (!any && a[15] == 0)
+		return "unspecified (0.0.0.0, ::)";
+	if (!any && a[15] == 1)
+		return "in the loopback range (127.0.0.0/8, ::1/128)";
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return "in the link-local range (169.254.0.0/16, fe80::/10)";
+	if (a[0] == 0xff && (a[1] & 0x0f) == 0x02)
+		return "in the link-local multicast range (224.0.0.0/24, ffx2::/16)";
+	return NULL;
+}
+
+const char *endpoint_ip_refusal(int family, const uint8_t *addr)
+{
+	if (family == AF_INET)
+		return ipv4_refusal(addr);
+	if (family == AF_INET6)
+		return ipv6_refusal(addr);
+	return "of an address family other than IPv4 and IPv6";
+}
+
+const char *endpoint_address_refusal(int family, const char *s)
+{
+	uint8_t a[16];
+
+	if (family != AF_INET && family != AF_INET6)
+		return endpoint_ip_refusal(family, NULL);
+	if (inet_pton(family, s, a) != 1)
+		return family == AF_INET ? "not a valid IPv4 address" : "not a valid IPv6 address";
+	return endpoint_ip_refusal(family, a);
 }
 
 /* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], 1..63: a qualified name's name part */

@@ -7,6 +7,7 @@
 #define NFTGATE_MODEL_VALIDATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, 1..63. Namespaces, label-ish names. */
 bool valid_dns1123_label(const char *s);
@@ -28,6 +29,17 @@ bool valid_controller_name(const char *s);
 bool valid_hostname(const char *s);
 bool valid_ipv4(const char *s);
 bool valid_ipv6(const char *s);
+/*
+ * Why the API server refuses an EndpointSlice endpoint address, or NULL when it accepts it:
+ * the address is unspecified, loopback, link-local unicast or link-local multicast
+ * (ValidateEndpointIP), or, in an IPv6 slice, IPv4-mapped (IsValidIPv6Address). family is
+ * AF_INET (addr holds 4 bytes, network order) or AF_INET6 (16 bytes); any other family is
+ * refused. The text returned is static and reads after "it is ".
+ */
+const char *endpoint_ip_refusal(int family, const uint8_t *addr);
+/* The same for the text of an address in a slice of that family, which must also parse as
+ * an address of that family ("not a valid IPv4 address" otherwise). */
+const char *endpoint_address_refusal(int family, const char *s);
 /* Label key (optional DNS-subdomain prefix "/" then a name of <= 63) and label value. */
 bool valid_label_key(const char *s);
 bool valid_label_value(const char *s);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "model/array.h"
 #include "model/yaml_tree.h"
 
 #define ARENA_CHUNK (64 * 1024)
@@ -27,9 +28,17 @@ struct frame {
 	size_t first; /* index of its first child on the pointer stack */
 };
 
+/* The input's encoding, for turning libyaml's character positions into byte offsets. */
+enum yenc { YENC_UTF8, YENC_UTF16LE, YENC_UTF16BE };
+
 struct yreader {
 	yaml_parser_t parser;
 	const struct read_limits *lim;
+	const unsigned char *buf;  /* the input, borrowed */
+	size_t len;
+	enum yenc enc;
+	size_t first;              /* byte of character 0: after a byte order mark */
+	size_t pos_char, pos_byte; /* character pos_char of the stream starts at byte pos_byte */
 	struct chunk *arena;
 	struct ynode **stack; /* children of open containers */
 	size_t n_stack, cap_stack;
@@ -81,7 +90,69 @@ struct yreader *yreader_new(const char *buf, size_t len, const struct read_limit
 	}
 	yaml_parser_set_input_string(&r->parser, (const unsigned char *)buf, len);
 	r->lim = lim;
+	r->buf = (const unsigned char *)buf;
+	r->len = len;
+	/* libyaml's encoding detection: a UTF-16 byte order mark, else UTF-8. Its character
+	 * positions start after the mark. */
+	if (len >= 2 && r->buf[0] == 0xff && r->buf[1] == 0xfe)
+		r->enc = YENC_UTF16LE, r->first = 2;
+	else if (len >= 2 && r->buf[0] == 0xfe && r->buf[1] == 0xff)
+		r->enc = YENC_UTF16BE, r->first = 2;
+	else if (len >= 3 && !memcmp(r->buf, "\xef\xbb\xbf", 3))
+		r->first = 3;
+	r->pos_byte = r->first;
 	return r;
+}
+
+static unsigned utf16_unit(const struct yreader *r, size_t b)
+{
+	const unsigned char *s = r->buf + b;
+
+	return r->enc == YENC_UTF16LE ? (unsigned)(s[0] | s[1] << 8) : (unsigned)(s[0] << 8 | s[1]);
+}
+
+/* Bytes taken by the character starting at byte b (< len). libyaml has checked the input up
+ * to every position it reports, so the lead byte or unit tells. */
+static size_t char_width(const struct yreader *r, size_t b)
+{
+	size_t w;
+
+	if (r->enc != YENC_UTF8) {
+		w = r->len - b >= 2 && utf16_unit(r, b) >= 0xd800 && utf16_unit(r, b) <= 0xdbff ? 4 : 2;
+	} else {
+		unsigned char c = r->buf[b];
+
+		w = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	}
+	return w < r->len - b ? w : r->len - b;
+}
+
+/* The byte offset of character `index` of the stream (libyaml's marks count characters,
+ * read_limits count bytes). Marks come in nearly increasing order, so walking from the last
+ * answer keeps a whole document linear. */
+static size_t byte_offset(struct yreader *r, size_t index)
+{
+	size_t start = r->first;
+
+	while (r->pos_char < index && r->pos_byte < r->len) {
+		r->pos_byte += char_width(r, r->pos_byte);
+		r->pos_char++;
+	}
+	while (r->pos_char > index && r->pos_byte > start) {
+		if (r->enc == YENC_UTF8) {
+			do
+				r->pos_byte--;
+			while (r->pos_byte > start && (r->buf[r->pos_byte] & 0xc0) == 0x80);
+		} else {
+			r->pos_byte -= 2;
+			if (r->pos_byte >= start + 2 && utf16_unit(r, r->pos_byte) >= 0xdc00 &&
+			    utf16_unit(r, r->pos_byte) <= 0xdfff && utf16_unit(r, r->pos_byte - 2) >= 0xd800 &&
+			    utf16_unit(r, r->pos_byte - 2) <= 0xdbff)
+				r->pos_byte -= 2;
+		}
+		r->pos_char--;
+	}
+	return r->pos_byte;
 }
 
 struct yreader *yreader_free(struct yreader *r)
@@ -94,24 +165,6 @@ struct yreader *yreader_free(struct yreader *r)
 	free(r->frames);
 	free(r);
 	return NULL;
-}
-
-static int grow(void **v, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *nv;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	while (ncap < need)
-		ncap *= 2;
-	nv = realloc(*v, ncap * elem);
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	*cap = ncap;
-	return 0;
 }
 
 static int fail(struct yreader *r, struct diags *d, const char *file, unsigned line, int err,
@@ -140,7 +193,7 @@ static int push_node(struct yreader *r, struct ynode *n, struct ynode **root)
 		*root = n;
 		return 0;
 	}
-	if (grow((void **)&r->stack, &r->cap_stack, r->n_stack + 1, sizeof(*r->stack)) < 0)
+	if (ARRAY_GROW(r->stack, r->cap_stack, r->n_stack + 1) < 0)
 		return -ENOMEM;
 	r->stack[r->n_stack++] = n;
 	return 0;
@@ -200,6 +253,7 @@ static int close_container(struct yreader *r, struct diags *d, const char *file,
 	struct ynode *n = f->node;
 	size_t count = r->n_stack - f->first;
 	const struct ynode *dup;
+	char q[128];
 	int e;
 
 	n->kids = arena_alloc(r, (count ? count : 1) * sizeof(*n->kids));
@@ -210,17 +264,25 @@ static int close_container(struct yreader *r, struct diags *d, const char *file,
 	r->n_stack = f->first;
 	if (n->type == YN_MAP) {
 		n->n = count / 2;
-		for (size_t i = 0; i < n->n; i++)
-			if (n->kids[2 * i]->type != YN_SCALAR)
-				return fail(r, d, file, n->kids[2 * i]->line, -EINVAL,
-					    "mapping keys must be scalars, got %s",
-					    ynode_describe(n->kids[2 * i]));
+		for (size_t i = 0; i < n->n; i++) {
+			const struct ynode *k = n->kids[2 * i];
+
+			if (k->type != YN_SCALAR)
+				return fail(r, d, file, k->line, -EINVAL,
+					    "mapping keys must be scalars, got %s", ynode_describe(k));
+			/* YAML 1.1's merge key; read as a plain key it would hide the fields it
+			 * merges and surface as "is required" errors far from the cause */
+			if (k->plain && k->len == 2 && !memcmp(k->str, "<<", 2))
+				return fail(r, d, file, k->line, -EINVAL,
+					    "YAML merge keys (<<) are not supported; write the keys out");
+		}
 		e = find_duplicate(n, &dup);
 		if (e < 0)
 			return fail(r, d, file, 0, e, "out of memory");
 		if (dup)
 			return fail(r, d, file, dup->line, -EINVAL,
-				    "duplicate key \"%.200s\" in one mapping", dup->str);
+				    "duplicate key %s in one mapping",
+				    diag_quote(q, sizeof(q), dup->str, dup->len));
 	} else {
 		n->n = count;
 	}
@@ -235,7 +297,7 @@ static int open_container(struct yreader *r, struct diags *d, const char *file,
 	if (r->n_frames >= r->lim->max_depth)
 		return fail(r, d, file, ev->start_mark.line + 1, -E2BIG,
 			    "nesting deeper than %u levels (limit max_depth)", r->lim->max_depth);
-	if (grow((void **)&r->frames, &r->cap_frames, r->n_frames + 1, sizeof(*r->frames)) < 0)
+	if (ARRAY_GROW(r->frames, r->cap_frames, r->n_frames + 1) < 0)
 		return fail(r, d, file, 0, -ENOMEM, "out of memory");
 	n = arena_alloc(r, sizeof(*n));
 	if (!n)
@@ -251,12 +313,20 @@ static int add_scalar(struct yreader *r, struct diags *d, const char *file, cons
 		      struct ynode **root)
 {
 	const char *tag = (const char *)ev->data.scalar.tag;
+	const char *value = (const char *)ev->data.scalar.value;
 	size_t len = ev->data.scalar.length;
 	struct ynode *n;
+	char q[128];
 
 	if (len > r->lim->max_string)
 		return fail(r, d, file, ev->start_mark.line + 1, -E2BIG,
 			    "a scalar is longer than %zu bytes (limit max_string)", r->lim->max_string);
+	/* No Kubernetes field holds a NUL ("\0", "\x00" or JSON's "\u0000"), and C strings would
+	 * silently end at it: `kind: "Service\0zzz"` would read as a Service. */
+	if (memchr(value, '\0', len))
+		return fail(r, d, file, ev->start_mark.line + 1, -EINVAL,
+			    "%s: a NUL character is not allowed in a value or key",
+			    diag_quote(q, sizeof(q), value, len));
 	n = arena_alloc(r, sizeof(*n));
 	if (!n)
 		return fail(r, d, file, 0, -ENOMEM, "out of memory");
@@ -264,7 +334,7 @@ static int add_scalar(struct yreader *r, struct diags *d, const char *file, cons
 	n->str = arena_alloc(r, len + 1);
 	if (!n->str)
 		return fail(r, d, file, 0, -ENOMEM, "out of memory");
-	memcpy(n->str, ev->data.scalar.value, len);
+	memcpy(n->str, value, len);
 	n->str[len] = '\0';
 	n->len = len;
 	n->type = YN_SCALAR;
@@ -292,18 +362,20 @@ static const char *anchor_of(const yaml_event_t *ev)
 	}
 }
 
-/* One event into the tree. Returns 1 when the document ended, 0 to go on, <0 on error. */
+/* One event into the tree; doc_start is the byte offset of its document. Returns 1 when
+ * the document ended, 0 to go on, <0 on error. */
 static int on_event(struct yreader *r, struct diags *d, const char *file, const yaml_event_t *ev,
 		    size_t doc_start, struct ynode **root)
 {
 	const char *anchor = anchor_of(ev);
 	unsigned line = ev->start_mark.line + 1;
+	char q[128];
 
 	if (anchor)
 		/* aliases only serve to build expansion bombs in manifests like these */
-		return fail(r, d, file, line, -EINVAL,
-			    "YAML anchors and aliases are not supported (\"%.100s\")", anchor);
-	if (ev->end_mark.index - doc_start > r->lim->max_doc_bytes)
+		return fail(r, d, file, line, -EINVAL, "YAML anchors and aliases are not supported (%s)",
+			    diag_quote(q, sizeof(q), anchor, strlen(anchor)));
+	if (byte_offset(r, ev->end_mark.index) - doc_start > r->lim->max_doc_bytes)
 		return fail(r, d, file, line, -E2BIG,
 			    "document is larger than %zu bytes (limit max_doc_bytes)",
 			    r->lim->max_doc_bytes);
@@ -330,6 +402,17 @@ static int on_event(struct yreader *r, struct diags *d, const char *file, const 
 	}
 }
 
+/* The line of byte offset `off`: libyaml's reader errors (bad bytes, invalid UTF-8) give a
+ * byte offset, not a mark. */
+static unsigned line_of_offset(const struct yreader *r, size_t off)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < off && i < r->len; i++)
+		line += r->buf[i] == '\n';
+	return line;
+}
+
 static int syntax_error(struct yreader *r, struct diags *d, const char *file)
 {
 	const yaml_parser_t *p = &r->parser;
@@ -338,7 +421,16 @@ static int syntax_error(struct yreader *r, struct diags *d, const char *file)
 
 	if (p->error == YAML_MEMORY_ERROR)
 		return fail(r, d, file, 0, -ENOMEM, "out of memory");
-	if (p->context)
+	if (p->error == YAML_READER_ERROR && p->problem_value >= 0)
+		e = diags_add(d, file, line_of_offset(r, p->problem_offset), NULL, NULL,
+			      "YAML syntax error: %s (0x%02x at byte %zu)",
+			      p->problem ? p->problem : "invalid input", (unsigned)p->problem_value,
+			      p->problem_offset);
+	else if (p->error == YAML_READER_ERROR)
+		e = diags_add(d, file, line_of_offset(r, p->problem_offset), NULL, NULL,
+			      "YAML syntax error: %s (at byte %zu)",
+			      p->problem ? p->problem : "invalid input", p->problem_offset);
+	else if (p->context)
 		e = diags_add(d, file, line, NULL, NULL, "YAML syntax error: %s %s (line %zu)",
 			      p->problem ? p->problem : "invalid input", p->context,
 			      p->context_mark.line + 1);
@@ -371,7 +463,7 @@ int yreader_next(struct yreader *r, const char *file, struct diags *d, const str
 		}
 		if (ev.type == YAML_DOCUMENT_START_EVENT) {
 			in_doc = true;
-			doc_start = ev.start_mark.index;
+			doc_start = byte_offset(r, ev.start_mark.index);
 		}
 		e = in_doc ? on_event(r, d, file, &ev, doc_start, &root) : 0;
 		yaml_event_delete(&ev);

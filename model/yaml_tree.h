@@ -3,7 +3,8 @@
  * Internal to model/: one YAML (or JSON) document at a time as a small node tree built from
  * libyaml events, bounded by read_limits. Scalars keep their text, whether they were written
  * plain (unquoted, so a number or null may be meant) and their line. No anchors, no aliases,
- * no duplicate keys. The tree of a document lives until the next yreader_next() or free.
+ * no merge keys, no duplicate keys, no NUL in any scalar. Documents are bounded in bytes (not
+ * characters). The tree of a document lives until the next yreader_next() or free.
  */
 #ifndef NFTGATE_MODEL_YAML_TREE_H
 #define NFTGATE_MODEL_YAML_TREE_H
@@ -20,7 +21,7 @@ struct ynode {
 	enum ynode_type type;
 	bool plain;         /* scalar written without quotes and without a !!str tag */
 	unsigned line;      /* 1-based line of the node's first character */
-	size_t len;         /* scalar: bytes in str (NUL-terminated; may hold NULs from \0) */
+	size_t len;         /* scalar: bytes in str (NUL-terminated, and holding no other NUL) */
 	char *str;          /* scalar text */
 	size_t n;           /* seq: items; map: key/value pairs */
 	struct ynode **kids; /* seq: n items; map: 2n entries, key then value */

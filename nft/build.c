@@ -88,14 +88,14 @@ static struct nlmsghdr *hdr(struct nft_batch *nb, uint16_t type, uint16_t flags)
 				     flags | NLM_F_ACK, next_seq(nb));
 }
 
-static int add_fail_message(struct nft_batch *nb);
+static int add_refused_message(struct nft_batch *nb, enum batch_what what);
 
-/* The test hook (NFTGATE_TEST_FAIL_AT) inserts its invalid message at the requested index. */
+/* A fault a test asked for (apply_opts.fail_at) goes in at the requested index. */
 static int before_msg(struct nft_batch *nb)
 {
 	if (nb->fail_at >= 0 && (size_t)nb->fail_at == nb->n) {
 		nb->fail_at = -1;
-		return add_fail_message(nb);
+		return add_refused_message(nb, W_FAULT);
 	}
 	return 0;
 }
@@ -150,7 +150,7 @@ int batch_finish(struct nft_batch *nb)
 	int r = before_msg(nb);
 
 	if (r >= 0 && nb->abort)
-		r = add_fail_message(nb);
+		r = add_refused_message(nb, W_ABORT);
 	if (r < 0)
 		return r;
 	nlh = nftnl_batch_end(nftnl_batch_buffer(nb->b), next_seq(nb));
@@ -509,10 +509,11 @@ out:
 	return r;
 }
 
-/* The test hook's message: an element of listen_any4 whose verdict jumps to a chain that
- * does not exist, so the kernel refuses the transaction; it is attributed to the plan's
- * first listener, as a real refusal of that listener's element would be. */
-static int add_fail_message(struct nft_batch *nb)
+/* A message the kernel always refuses: an element of listen_any4 whose verdict jumps to a
+ * chain that does not exist. As the probe's final message (W_ABORT) it makes the kernel
+ * check the whole batch and then abort it; as a test fault (W_FAULT) it is attributed to the
+ * plan's first listener, as a real refusal of that listener's element would be. */
+static int add_refused_message(struct nft_batch *nb, enum batch_what what)
 {
 	struct nftnl_set *s = set_new(nb->table, SET_LISTEN_ANY4, false);
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
@@ -528,12 +529,12 @@ static int add_fail_message(struct nft_batch *nb)
 	nftnl_set_unset(s, NFTNL_SET_ID);
 	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &port, sizeof(port));
 	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_GOTO);
-	nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, "nftgate-test-fail-no-such-chain");
+	nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, "nftgate-no-such-chain");
 	nftnl_set_elem_add(s, e);
 	nlh = hdr(nb, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	r = msg_push(nb, nlh, W_TEST_FAIL, 0, 0, 0);
+	r = msg_push(nb, nlh, what, 0, 0, 0);
 	return r;
 }
 
@@ -587,14 +588,14 @@ static int build_body(struct nft_batch *nb, const struct chain_list *cl,
 		r = add_table_msg(nb, NFT_MSG_NEWTABLE, true, W_TABLE);
 	for (size_t i = 0; r >= 0 && i < cl->n; i++)
 		r = add_chain(nb, &cl->v[i], (uint32_t)i);
-	if (r >= 0) {
+	if (r >= 0 && !o->shape_only) {
 		struct counter_ctx x = { nb, o->carry };
 
 		r = counter_foreach(nb->rs, add_counter, &x);
 	}
 	for (int s = 0; r >= 0 && s < SET__COUNT; s++)
 		r = add_set(nb, (enum set_index)s);
-	for (int s = 0; r >= 0 && s < SET__COUNT; s++)
+	for (int s = 0; r >= 0 && !o->shape_only && s < SET__COUNT; s++)
 		r = add_elems(nb, (enum set_index)s);
 	for (size_t i = 0; r >= 0 && i < cl->n; i++)
 		for (size_t j = 0; r >= 0 && j < cl->v[i].n_rules; j++)
@@ -756,10 +757,13 @@ void batch_describe(const struct nft_batch *nb, const struct nl_reply_err *re, c
 		else
 			snprintf(buf, len, "a rule");
 		break;
-	case W_TEST_FAIL:
+	case W_FAULT:
 		describe_listener(nb->rs, 0, who, sizeof(who));
-		snprintf(buf, len, "message %u, an element of map listen_any4 inserted by the test "
-			 "hook NFTGATE_TEST_FAIL_AT (%s)", i, who);
+		snprintf(buf, len, "message %u, an element of map listen_any4 inserted as a test "
+			 "fault (%s)", i, who);
+		break;
+	case W_ABORT:
+		snprintf(buf, len, "message %u, the probe's abort marker", i);
 		break;
 	case W_REPLAY:
 		if (nb->describe_replay)
@@ -914,4 +918,32 @@ int batch_debug_sets(const struct ruleset *rs, char **ret_text)
 	}
 	*ret_text = out;
 	return 0;
+}
+
+/* ---- parts of a batch, for element-level transactions (nft/delta.c) ---- */
+
+int batch_add_chain(struct nft_batch *nb, const struct chain_def *c, uint32_t index)
+{
+	return add_chain(nb, c, index);
+}
+
+int batch_add_rule(struct nft_batch *nb, const struct chain_def *c, const struct rule_def *d,
+		   uint32_t chain_index, uint32_t rule_index)
+{
+	static const uint32_t no_ids[SET__COUNT]; /* the sets exist: found by name */
+
+	return add_rule(nb, c, d, chain_index, rule_index, no_ids);
+}
+
+int batch_add_counter(struct nft_batch *nb, const struct counter_obj *c,
+		      const struct counter_values *carry)
+{
+	struct counter_ctx x = { nb, carry };
+
+	return add_counter(c, &x);
+}
+
+struct nftnl_set_elem *batch_elem_new(const struct set_elem *el)
+{
+	return elem_new(el);
 }

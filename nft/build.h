@@ -31,10 +31,12 @@ struct counter_values {
 
 void counter_values_clear(struct counter_values *cv);
 
-/* What a batch message is, for error reports. */
+/* What a batch message is, for error reports. W_FAULT is the message apply_opts.fail_at
+ * inserts (a fault a test asks for); W_ABORT is the probe's final message, which the kernel
+ * refuses so that the transaction is checked and then aborted. */
 enum batch_what {
 	W_BEGIN, W_END, W_TABLE_ENSURE, W_TABLE_DELETE, W_TABLE, W_CHAIN, W_OBJ, W_SET, W_ELEMS,
-	W_RULE, W_TEST_FAIL, W_REPLAY,
+	W_RULE, W_FAULT, W_ABORT, W_REPLAY,
 };
 
 struct batch_msg {
@@ -64,8 +66,11 @@ struct nft_batch {
 struct apply_opts {
 	const uint32_t *genid;   /* fence the batch with NFNL_BATCH_GENID; NULL: no fence */
 	const struct counter_values *carry; /* may be NULL */
-	int fail_at;             /* test hook: insert an invalid message at this index; -1 none */
+	int fail_at;             /* a test fault: insert a message the kernel refuses at this
+				  * index (unit tests, tests/faults); -1 none */
 	bool abort;              /* end with an invalid message: the kernel checks, then aborts */
+	bool shape_only;         /* no counters, no elements: the table's shape, for catalogs
+				  * (never sent) */
 };
 
 /* Builds the full-replace transaction of rs: BEGIN, ensure table, delete table, table,
@@ -97,6 +102,21 @@ void batch_describe(const struct nft_batch *nb, const struct nl_reply_err *re, c
  * ACKed) or -errno with e describing the first refusals (-EIO when the outcome is unknown).
  * ERESTART (generation changed) returns -ERESTART with a short message. */
 int batch_outcome(const struct nft_batch *nb, const struct nl_acks *acks, struct nft_error *e);
+
+/* Parts of a batch for element-level transactions (nft/delta.c). The chain and rule are
+ * described by chain_index/rule_index in nb->chains, the counter by c->index/c->sub in
+ * nb->rs; carry may be NULL. batch_elem_new returns NULL only for out of memory. */
+struct chain_def;
+struct rule_def;
+struct counter_obj;
+struct set_elem;
+struct nftnl_set_elem;
+int batch_add_chain(struct nft_batch *nb, const struct chain_def *c, uint32_t index);
+int batch_add_rule(struct nft_batch *nb, const struct chain_def *c, const struct rule_def *d,
+		   uint32_t chain_index, uint32_t rule_index);
+int batch_add_counter(struct nft_batch *nb, const struct counter_obj *c,
+		      const struct counter_values *carry);
+struct nftnl_set_elem *batch_elem_new(const struct set_elem *el);
 
 /* Every rule of rs as `nft --debug=netlink` prints it ("inet <table> <chain>" then the
  * expressions), for --debug=netlink and the golden tests. Caller frees *ret_text. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "nft/ids.h"
 #include "nft/layout.h"
 
 #define COMMENT_MAX 127 /* nft refuses comments past 128 bytes (NFTNL_UDATA_COMMENT_MAXLEN) */
@@ -151,11 +152,20 @@ int layout_apportion(const uint32_t *w, const uint32_t *n, size_t k, uint32_t ca
 
 /* ---- building ---- */
 
+/* Per plan listener: its shares in rs->shares and its slot table per family. */
+struct lay_listener {
+	size_t first, n_shares;
+	const uint32_t *marks[2];
+	uint32_t n_slots[2];
+};
+
 struct lay_builder {
 	struct ruleset *rs;
-	uint8_t *used;              /* bitmap of taken share ids */
-	uint32_t *route_at;         /* route id -> index in rs->routes + 1; 0: free */
-	size_t cap_routes, cap_shares, cap_endpoints[2], cap_entries[LAY__KINDS], cap_tables;
+	const struct lay_ids *prev;     /* NULL: a fresh assignment */
+	struct lay_listener *ls;        /* one per plan listener */
+	uint32_t *start;                /* per share: where a new id's search starts */
+	size_t cap_start, cap_routes, cap_shares, cap_endpoints[2], cap_entries[LAY__KINDS];
+	size_t cap_tables;
 	struct nft_error *e;
 };
 
@@ -199,6 +209,20 @@ static char *comment_new(const char *fmt, ...)
 	return s;
 }
 
+/* An identity key (nft/ids.h): exact, never shortened. */
+static char *key_new(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *key_new(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
 static uint32_t fnv1a(uint32_t h, const char *s)
 {
 	for (; s && *s; s++) {
@@ -208,14 +232,12 @@ static uint32_t fnv1a(uint32_t h, const char *s)
 	return h;
 }
 
-/* A share id derived from what the share is, so that re-applying a plan where this share
- * persists gives it the same id (counters keep their names, marks keep their meaning).
- * Collisions probe linearly in plan order. */
-static int share_id(struct lay_builder *b, const struct plan_listener *l,
-		    const struct plan_share *s, uint32_t *ret)
+/* Where a new share's id search starts: a hash of what the share is (the same hash ids
+ * always started from, so a fresh layout numbers as before). */
+static uint32_t share_start(const struct plan_listener *l, const struct plan_share *s)
 {
 	char num[64];
-	uint32_t h = 2166136261u, id;
+	uint32_t h = 2166136261u;
 
 	h = fnv1a(h, l->key);
 	h = fnv1a(h, "\n");
@@ -227,205 +249,89 @@ static int share_id(struct lay_builder *b, const struct plan_listener *l,
 	} else {
 		h = fnv1a(h, "#listener");
 	}
-	id = h % LAYOUT_MAX_SHARES + 1;
-	for (uint32_t tries = 0; tries < LAYOUT_MAX_SHARES; tries++) {
-		if (!(b->used[id >> 3] & (1u << (id & 7)))) {
-			b->used[id >> 3] |= (uint8_t)(1u << (id & 7));
-			*ret = id;
-			return 0;
-		}
-		id = id % LAYOUT_MAX_SHARES + 1;
-	}
-	return nft_error_set(b->e, -E2BIG, "listener %s: more than %u shares in the plan",
-			     l->key, LAYOUT_MAX_SHARES);
+	return h % LAYOUT_MAX_SHARES + 1;
 }
 
-/* The route called name, added on first sight. Its id is a hash of the name alone (not of
- * the listeners it carries), probing linearly in plan order, so it stays the same across
- * applies while the route carries traffic: its counters keep their names and values. */
-static int route_of(struct lay_builder *b, const char *name, size_t *ret_index)
+/* Appends a share; takes ownership of key and comment (NULL: out of memory), freeing them
+ * on failure. */
+static int push_share(struct lay_builder *b, size_t li, const struct plan_share *s, char *key,
+		      char *comment, uint32_t start, size_t *ret_index)
 {
-	struct ruleset *rs = b->rs;
-	uint32_t id = fnv1a(2166136261u, name) % LAYOUT_MAX_ROUTES + 1;
-	struct lay_route *rt;
-	int r;
-
-	for (uint32_t tries = 0; b->route_at[id]; tries++) {
-		if (!strcmp(rs->routes[b->route_at[id] - 1].name, name)) {
-			*ret_index = b->route_at[id] - 1;
-			return 0;
-		}
-		if (tries + 1 >= LAYOUT_MAX_ROUTES)
-			return nft_error_set(b->e, -E2BIG, "route %s: more than %u routes in the "
-					     "plan", name, LAYOUT_MAX_ROUTES);
-		id = id % LAYOUT_MAX_ROUTES + 1;
-	}
-	r = grow(&rs->routes, &b->cap_routes, rs->n_routes + 1, sizeof(*rs->routes));
-	if (r < 0)
-		return r;
-	rt = &rs->routes[rs->n_routes];
-	memset(rt, 0, sizeof(*rt));
-	rt->id = id;
-	rt->name = name;
-	rt->comment = comment_new("route %s", name);
-	if (!rt->comment)
-		return -ENOMEM;
-	b->route_at[id] = (uint32_t)++rs->n_routes;
-	*ret_index = rs->n_routes - 1;
-	return 0;
-}
-
-static int add_share(struct lay_builder *b, size_t li, const struct plan_share *s,
-		     size_t *ret_index)
-{
-	const struct plan_listener *l = &b->rs->plan->v[li];
 	struct ruleset *rs = b->rs;
 	struct lay_share *sh;
-	int r;
+	int r = -ENOMEM;
 
-	r = grow(&rs->shares, &b->cap_shares, rs->n_shares + 1, sizeof(*rs->shares));
-	if (r < 0)
+	if (key && comment)
+		r = grow(&rs->shares, &b->cap_shares, rs->n_shares + 1, sizeof(*rs->shares));
+	if (r >= 0)
+		r = grow(&b->start, &b->cap_start, rs->n_shares + 1, sizeof(*b->start));
+	if (r < 0) {
+		free(key);
+		free(comment);
 		return r;
+	}
 	sh = &rs->shares[rs->n_shares];
 	memset(sh, 0, sizeof(*sh));
-	r = share_id(b, l, s, &sh->id);
-	if (r < 0)
-		return r;
+	sh->key = key;
+	sh->comment = comment;
 	sh->listener = li;
 	sh->share = s;
 	sh->route = LAY_NO_ROUTE;
-	/* A share with a backendRef always has a route: the nat rules count it on both. */
-	if (s) {
-		r = route_of(b, l->route ? l->route : "-", &sh->route);
-		if (r < 0)
-			return r;
-	}
-	if (!s)
-		sh->comment = comment_new("listener %s rejects: %s", l->key,
-					  l->action == PLAN_REJECT && l->reject_reason ?
-						  l->reject_reason : "no route carries traffic");
-	else if (s->reject)
-		sh->comment = comment_new("route %s rule %u ref %u %s rejects: %s",
-					  l->route ? l->route : "-", s->rule, s->ref,
-					  s->backend ? s->backend : "-",
-					  s->reason ? s->reason : "invalid backendRef");
-	else
-		sh->comment = comment_new("route %s rule %u ref %u %s", l->route ? l->route : "-",
-					  s->rule, s->ref, s->backend ? s->backend : "-");
-	if (!sh->comment)
-		return -ENOMEM;
-	rs->n_shares++;
-	*ret_index = rs->n_shares - 1;
+	b->start[rs->n_shares] = start;
+	*ret_index = rs->n_shares++;
 	return 0;
 }
 
-static int add_endpoints(struct lay_builder *b, size_t si)
+/* A share of listener li: backendRef s, or (s NULL) the listener rejecting as a whole. */
+static int add_share(struct lay_builder *b, size_t li, const struct plan_share *s)
 {
-	struct ruleset *rs = b->rs;
-	struct lay_share *sh = &rs->shares[si];
-	const struct plan_share *s = sh->share;
-	uint32_t next[2] = { 0, 0 };
-	int r;
+	const struct plan_listener *l = &b->rs->plan->v[li];
+	const char *route = l->route ? l->route : "-";
+	char *key, *comment;
+	size_t idx;
+
+	/* A counter's comment names what it counts, never why it resets: the kernel cannot
+	 * change an object's comment, and a backend losing its last ready endpoint must stay
+	 * an element update (docs/layout.md). Reasons go on elements (sets.c). */
+	if (!s) {
+		key = key_new("listener\n%s", l->key);
+		comment = comment_new("listener %s rejects", l->key);
+	} else {
+		key = key_new("ref\n%s\n%s\n%u\n%u\n%s", l->key, route, s->rule, s->ref,
+			      s->backend ? s->backend : "-");
+		comment = comment_new("route %s rule %u ref %u %s", route, s->rule, s->ref,
+				      s->backend ? s->backend : "-");
+	}
+	return push_share(b, li, s, key, comment, share_start(l, s), &idx);
+}
+
+/* resolve() refuses (as a located input error) and rejects any share the index bits cannot
+ * number, so the check in check_endpoints() is only a guard against a plan from elsewhere. */
+_Static_assert(LAYOUT_MAX_SHARE_ENDPOINTS == PLAN_MAX_SHARE_ENDPOINTS,
+	       "model/plan.h and nft/layout.h disagree on the endpoints per share");
+
+static int check_endpoints(struct lay_builder *b, const struct plan_listener *l,
+			   const struct plan_share *s)
+{
+	uint32_t count[2] = { 0, 0 };
 
 	for (size_t i = 0; i < s->n_endpoints; i++) {
 		const struct plan_endpoint *ep = &s->endpoints[i];
 		int f = ep->family == AF_INET6;
-		struct lay_endpoint *le;
 
 		if (ep->family != AF_INET && ep->family != AF_INET6)
 			return nft_error_set(b->e, -EINVAL, "listener %s: %s: endpoint %zu has "
-					     "address family %u", rs->plan->v[sh->listener].key,
-					     s->backend, i, ep->family);
-		if (next[f] >= LAYOUT_MAX_SHARE_ENDPOINTS)
+					     "address family %u", l->key, s->backend, i, ep->family);
+		if (count[f]++ >= LAYOUT_MAX_SHARE_ENDPOINTS)
 			return nft_error_set(b->e, -E2BIG, "listener %s route %s: %s has more than "
-					     "%u IPv%d endpoints", rs->plan->v[sh->listener].key,
-					     rs->plan->v[sh->listener].route, s->backend,
+					     "%u IPv%d endpoints", l->key, l->route, s->backend,
 					     LAYOUT_MAX_SHARE_ENDPOINTS, f ? 6 : 4);
-		r = grow(&rs->endpoints[f], &b->cap_endpoints[f], rs->n_endpoints[f] + 1,
-			 sizeof(*rs->endpoints[f]));
-		if (r < 0)
-			return r;
-		le = &rs->endpoints[f][rs->n_endpoints[f]++];
-		memset(le, 0, sizeof(*le));
-		le->mark = sh->id << LAYOUT_SHARE_SHIFT | next[f]++;
-		memcpy(le->addr, ep->addr, f ? 16 : 4);
-		le->port = ep->port;
-		le->share = si;
-		sh->forwards = true;
 	}
-	rs->n_plan_endpoints += s->n_endpoints;
 	return 0;
 }
 
-static size_t family_count(const struct plan_share *s, int family)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < s->n_endpoints; i++)
-		n += s->endpoints[i].family == family;
-	return n;
-}
-
-/* Slots of one (listener, family): shares [first, first + n) of rs->shares, all with
- * weight > 0. Units are endpoints of that family, or one reset unit for a share that has
- * none (or is a reject share). */
-static int slot_table(struct lay_builder *b, size_t first, size_t n, int family,
-		      uint32_t **ret_marks, uint32_t *ret_n)
-{
-	struct ruleset *rs = b->rs;
-	uint32_t *w = calloc(n ? n : 1, sizeof(*w)), *units = calloc(n ? n : 1, sizeof(*units));
-	uint32_t *counts = NULL, *marks = NULL, total = 0;
-	size_t n_units = 0, u = 0, m = 0;
-	int r = -ENOMEM;
-
-	if (!w || !units)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct lay_share *sh = &rs->shares[first + i];
-		size_t nf = sh->share && !sh->share->reject ? family_count(sh->share, family) : 0;
-
-		w[i] = sh->share ? sh->share->weight : 1;
-		units[i] = nf ? (uint32_t)nf : 1;
-		n_units += units[i];
-	}
-	counts = calloc(n_units ? n_units : 1, sizeof(*counts));
-	if (!counts)
-		goto out;
-	r = layout_apportion(w, units, n, LAYOUT_SLOT_CAP, counts, &total);
-	if (r < 0)
-		goto out;
-	marks = calloc(total, sizeof(*marks));
-	if (!marks) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct lay_share *sh = &rs->shares[first + i];
-		size_t nf = sh->share && !sh->share->reject ? family_count(sh->share, family) : 0;
-
-		for (uint32_t j = 0; j < units[i]; j++, u++) {
-			uint32_t mark = sh->id << LAYOUT_SHARE_SHIFT | (nf ? j : LAYOUT_REJECT);
-
-			if (!nf && counts[u])
-				sh->rejects = true;
-			for (uint32_t c = 0; c < counts[u]; c++)
-				marks[m++] = mark;
-		}
-	}
-	*ret_marks = marks;
-	*ret_n = total;
-	marks = NULL;
-	r = 0;
-out:
-	free(w);
-	free(units);
-	free(counts);
-	free(marks);
-	return r;
-}
-
-static int add_entry(struct lay_builder *b, enum lay_kind k, size_t li, size_t first,
-		     const uint8_t *addr, const uint32_t *marks, uint32_t n_slots)
+/* An element of listen_<k> for listener li; its marks come once ids are known. */
+static int add_entry(struct lay_builder *b, enum lay_kind k, size_t li, const uint8_t *addr)
 {
 	const struct plan_listener *l = &b->rs->plan->v[li];
 	struct ruleset *rs = b->rs;
@@ -441,31 +347,17 @@ static int add_entry(struct lay_builder *b, enum lay_kind k, size_t li, size_t f
 		memcpy(en->addr, addr, lay_kind_v6(k) ? 16 : 4);
 	en->port = l->port;
 	en->listener = li;
-	en->first_share = first;
-	en->n_shares = rs->n_shares - first;
-	en->marks = marks;
-	en->n_slots = n_slots;
+	en->first_share = b->ls[li].first;
+	en->n_shares = b->ls[li].n_shares;
 	if (l->action == PLAN_FORWARD && l->route)
 		en->comment = comment_new("listener %s route %s", l->key, l->route);
 	else
-		en->comment = comment_new("listener %s", l->key);
+		en->comment = comment_new("listener %s rejects: %s", l->key,
+					  l->action == PLAN_REJECT && l->reject_reason ?
+						  l->reject_reason : "no route carries traffic");
 	if (!en->comment)
 		return -ENOMEM;
 	rs->n_entries[k]++;
-	return 0;
-}
-
-static int keep_table(struct lay_builder *b, uint32_t *marks)
-{
-	struct ruleset *rs = b->rs;
-	int r = grow(&rs->slot_tables, &b->cap_tables, rs->n_slot_tables + 1,
-		     sizeof(*rs->slot_tables));
-
-	if (r < 0) {
-		free(marks);
-		return r;
-	}
-	rs->slot_tables[rs->n_slot_tables++] = marks;
 	return 0;
 }
 
@@ -480,12 +372,11 @@ static bool listener_rejects_all(const struct plan_listener *l)
 	return sum == 0;
 }
 
+/* The listener's shares and map elements (ids, endpoints and slots come later). */
 static int add_listener(struct lay_builder *b, size_t li)
 {
 	const struct plan_listener *l = &b->rs->plan->v[li];
 	struct ruleset *rs = b->rs;
-	size_t first = rs->n_shares, idx;
-	uint32_t *marks[2] = { NULL, NULL }, n_slots[2] = { 0, 0 };
 	int r;
 
 	if (l->protocol != IPPROTO_TCP)
@@ -493,43 +384,30 @@ static int add_listener(struct lay_builder *b, size_t li)
 				     l->protocol);
 	if (!l->port)
 		return nft_error_set(b->e, -EINVAL, "listener %s: port 0", l->key);
+	b->ls[li].first = rs->n_shares;
 	if (listener_rejects_all(l)) {
-		r = add_share(b, li, NULL, &idx);
+		r = add_share(b, li, NULL);
 		if (r < 0)
 			return r;
 	} else {
 		for (size_t i = 0; i < l->n_shares; i++) {
 			if (!l->shares[i].weight)
 				continue; /* weight 0 gets nothing: no slot, no counter */
-			r = add_share(b, li, &l->shares[i], &idx);
-			if (r < 0)
-				return r;
 			if (!l->shares[i].reject) {
-				r = add_endpoints(b, idx);
+				r = check_endpoints(b, l, &l->shares[i]);
 				if (r < 0)
 					return r;
 			}
+			r = add_share(b, li, &l->shares[i]);
+			if (r < 0)
+				return r;
 		}
 	}
-	for (int f = 0; f < 2; f++) {
-		bool wanted = !l->n_addrs;
-
-		for (size_t a = 0; a < l->n_addrs; a++)
-			wanted |= l->addrs[a].family == (f ? AF_INET6 : AF_INET);
-		if (!wanted)
-			continue;
-		r = slot_table(b, first, rs->n_shares - first, f ? AF_INET6 : AF_INET, &marks[f],
-			       &n_slots[f]);
-		if (r < 0)
-			return r;
-		r = keep_table(b, marks[f]);
-		if (r < 0)
-			return r;
-	}
+	b->ls[li].n_shares = rs->n_shares - b->ls[li].first;
 	if (!l->n_addrs) {
-		r = add_entry(b, LAY_ANY4, li, first, NULL, marks[0], n_slots[0]);
+		r = add_entry(b, LAY_ANY4, li, NULL);
 		if (r >= 0)
-			r = add_entry(b, LAY_ANY6, li, first, NULL, marks[1], n_slots[1]);
+			r = add_entry(b, LAY_ANY6, li, NULL);
 		return r;
 	}
 	for (size_t a = 0; a < l->n_addrs; a++) {
@@ -538,8 +416,7 @@ static int add_listener(struct lay_builder *b, size_t li)
 		if (l->addrs[a].family != AF_INET && l->addrs[a].family != AF_INET6)
 			return nft_error_set(b->e, -EINVAL, "listener %s: address %zu has family %u",
 					     l->key, a, l->addrs[a].family);
-		r = add_entry(b, f ? LAY_ADDR6 : LAY_ADDR4, li, first, l->addrs[a].addr, marks[f],
-			      n_slots[f]);
+		r = add_entry(b, f ? LAY_ADDR6 : LAY_ADDR4, li, l->addrs[a].addr);
 		if (r < 0)
 			return r;
 	}
@@ -564,6 +441,400 @@ static int cmp_entry(const void *a, const void *b, void *data)
 	return x->listener < y->listener ? -1 : x->listener > y->listener;
 }
 
+/* Two listeners that own the same map key (port, or address and port) conflict: the model
+ * rejects both, and the kernel can hold one element. When every one of them rejects, the
+ * first one's element stands for all; if any would forward, a conflict share (its identity:
+ * the map key) resets the key (never forward a port two listeners claim). The others'
+ * comments are freed here and their pointers cleared, so that a failure at any point
+ * leaves every comment owned exactly once. */
+static int merge_conflict(struct lay_builder *b, enum lay_kind k, size_t first, size_t n)
+{
+	struct ruleset *rs = b->rs;
+	struct lay_entry *en = &rs->entries[k][first];
+	const struct plan_listener *l0 = &rs->plan->v[en->listener];
+	const struct plan_listener *l1 = &rs->plan->v[rs->entries[k][first + 1].listener];
+	char addr[INET6_ADDRSTRLEN] = "*", *key;
+	bool all_reject = true;
+	size_t idx;
+	int r;
+
+	for (size_t i = first; i < first + n; i++)
+		all_reject &= listener_rejects_all(&rs->plan->v[rs->entries[k][i].listener]);
+	for (size_t i = first + 1; i < first + n; i++) {
+		free(rs->entries[k][i].comment);
+		rs->entries[k][i].comment = NULL;
+	}
+	if (!all_reject) {
+		if (lay_kind_addr(k))
+			inet_ntop(lay_kind_v6(k) ? AF_INET6 : AF_INET, en->addr, addr,
+				  sizeof(addr));
+		key = key_new("conflict\n%s\n%s\n%u", lay_kind_name(k), addr, l0->port);
+		r = push_share(b, en->listener, NULL, key,
+			       /* named by the key it resets; who conflicts is on the element */
+			       comment_new("TCP port %u on %s: conflict rejects", l0->port,
+					   lay_kind_addr(k) ? addr : lay_kind_v6(k) ? "any IPv6 address" :
+					   "any IPv4 address"),
+			       key ? fnv1a(2166136261u, key) % LAYOUT_MAX_SHARES + 1 : 1, &idx);
+		if (r < 0)
+			return r;
+		en->conflict = true;
+		en->first_share = idx;
+		en->n_shares = 1;
+	}
+	free(en->comment);
+	en->comment = comment_new("listeners %s and %s%s conflict", l0->key, l1->key,
+				  n > 2 ? " and more" : "");
+	return en->comment ? 0 : -ENOMEM;
+}
+
+/* Sorts the elements (their order is the batch's and the text's) and merges conflicting
+ * listeners. An element moved down leaves a NULL comment behind (owned once, see above);
+ * n_entries shrinks only at the end, over slots whose comments are all moved or freed. */
+static int merge_kind(struct lay_builder *b, enum lay_kind k)
+{
+	struct ruleset *rs = b->rs;
+	struct lay_entry *v = rs->entries[k];
+	size_t alen = addr_len_of(k), n = rs->n_entries[k], out = 0;
+
+	if (n > 1)
+		qsort_r(v, n, sizeof(struct lay_entry), cmp_entry, &alen);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		int r;
+
+		while (j < n && v[j].port == v[i].port && !memcmp(v[j].addr, v[i].addr, alen))
+			j++;
+		if (j - i > 1) {
+			r = merge_conflict(b, k, i, j - i);
+			if (r < 0)
+				return r;
+		}
+		if (out != i) {
+			v[out] = v[i];
+			v[i].comment = NULL;
+		}
+		out++;
+		i = j;
+	}
+	rs->n_entries[k] = out;
+	return 0;
+}
+
+struct route_ref {
+	const char *name;
+	size_t share;           /* index in rs->shares */
+};
+
+static int cmp_route_ref(const void *a, const void *b)
+{
+	const struct route_ref *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return x->share < y->share ? -1 : x->share > y->share;
+}
+
+static int cmp_route_head(const void *a, const void *b)
+{
+	const struct route_ref *x = a, *y = b;
+
+	return x->share < y->share ? -1 : x->share > y->share;
+}
+
+/* The routes the shares with a backendRef belong to (a share always has a route: the nat
+ * rules count it on both), in order of first appearance. */
+static int collect_routes(struct lay_builder *b)
+{
+	struct ruleset *rs = b->rs;
+	struct route_ref *refs = calloc(rs->n_shares ? rs->n_shares : 1, sizeof(*refs));
+	struct route_ref *heads = calloc(rs->n_shares ? rs->n_shares : 1, sizeof(*heads));
+	size_t n = 0, n_heads = 0;
+	int r = -ENOMEM;
+
+	if (!refs || !heads)
+		goto out;
+	for (size_t i = 0; i < rs->n_shares; i++) {
+		const struct plan_listener *l = &rs->plan->v[rs->shares[i].listener];
+
+		if (rs->shares[i].share)
+			refs[n++] = (struct route_ref){ l->route ? l->route : "-", i };
+	}
+	qsort(refs, n, sizeof(*refs), cmp_route_ref);
+	for (size_t i = 0; i < n; i++)
+		if (!i || strcmp(refs[i].name, refs[i - 1].name))
+			heads[n_heads++] = refs[i]; /* its first share: the group's smallest */
+	qsort(heads, n_heads, sizeof(*heads), cmp_route_head);
+	r = grow(&rs->routes, &b->cap_routes, n_heads, sizeof(*rs->routes));
+	for (size_t k = 0; r >= 0 && k < n_heads; k++) {
+		struct lay_route *rt = &rs->routes[k];
+
+		memset(rt, 0, sizeof(*rt));
+		rt->name = heads[k].name;
+		rt->comment = comment_new("route %s", rt->name);
+		if (!rt->comment) {
+			r = -ENOMEM;
+			break;
+		}
+		rs->n_routes++;
+		/* the group of this head in refs: the shares of this route */
+		for (struct route_ref *g = bsearch(&heads[k], refs, n, sizeof(*refs),
+						   cmp_route_ref);
+		     g < refs + n && !strcmp(g->name, rt->name); g++)
+			rs->shares[g->share].route = k;
+	}
+out:
+	free(refs);
+	free(heads);
+	return r;
+}
+
+/* Route ids, then share ids and endpoint indexes, from the previous assignment. */
+static int number_routes(struct lay_builder *b)
+{
+	struct ruleset *rs = b->rs;
+	struct ids_req *q = calloc(rs->n_routes ? rs->n_routes : 1, sizeof(*q));
+	int r = -ENOMEM;
+
+	if (!q)
+		return r;
+	for (size_t i = 0; i < rs->n_routes; i++)
+		ids_req_init(&q[i], rs->routes[i].name,
+			     fnv1a(2166136261u, rs->routes[i].name) % LAYOUT_MAX_ROUTES + 1);
+	r = ids_assign(b->prev, IDS_ROUTES, q, rs->n_routes, LAYOUT_MAX_ROUTES);
+	if (r == -E2BIG)
+		nft_error_set(b->e, r, "more than %u routes in the plan", LAYOUT_MAX_ROUTES);
+	else if (r == -EEXIST)
+		nft_error_set(b->e, r, "route %s: every candidate counter tag is taken",
+			      rs->routes[0].name);
+	for (size_t i = 0; r >= 0 && i < rs->n_routes; i++) {
+		rs->routes[i].id = q[i].id;
+		rs->routes[i].tag = q[i].tag;
+	}
+	free(q);
+	return r;
+}
+
+static int number_shares(struct lay_builder *b)
+{
+	struct ruleset *rs = b->rs;
+	struct ids_req *q = calloc(rs->n_shares ? rs->n_shares : 1, sizeof(*q));
+	int r = -ENOMEM;
+
+	if (!q)
+		return r;
+	for (size_t i = 0; i < rs->n_shares; i++)
+		ids_req_init(&q[i], rs->shares[i].key, b->start[i]);
+	r = ids_assign(b->prev, IDS_SHARES, q, rs->n_shares, LAYOUT_MAX_SHARES);
+	if (r == -E2BIG)
+		nft_error_set(b->e, r, "more than %u shares in the plan", LAYOUT_MAX_SHARES);
+	else if (r == -EEXIST)
+		nft_error_set(b->e, r, "a share's every candidate counter tag is taken");
+	for (size_t i = 0; r >= 0 && i < rs->n_shares; i++) {
+		struct lay_share *sh = &rs->shares[i];
+		const struct plan_share *s = sh->share;
+
+		sh->id = q[i].id;
+		sh->tag = q[i].tag;
+		if (!s || s->reject || !s->n_endpoints)
+			continue;
+		sh->ep_index = calloc(s->n_endpoints, sizeof(*sh->ep_index));
+		if (!sh->ep_index) {
+			r = -ENOMEM;
+			break;
+		}
+		r = ids_assign_endpoints(b->prev, q[i].prev, s->endpoints, s->n_endpoints,
+					 sh->ep_index);
+	}
+	free(q);
+	return r;
+}
+
+static uint32_t mark_of(const struct lay_share *sh, size_t endpoint)
+{
+	return sh->id << LAYOUT_SHARE_SHIFT | sh->ep_index[endpoint];
+}
+
+/* endpoint4 / endpoint6: every endpoint of every forwarding share, sorted by mark. */
+static int add_endpoints(struct lay_builder *b)
+{
+	struct ruleset *rs = b->rs;
+	int r;
+
+	for (size_t si = 0; si < rs->n_shares; si++) {
+		struct lay_share *sh = &rs->shares[si];
+		const struct plan_share *s = sh->share;
+
+		if (!sh->ep_index)
+			continue;
+		for (size_t i = 0; i < s->n_endpoints; i++) {
+			int f = s->endpoints[i].family == AF_INET6;
+			struct lay_endpoint *le;
+
+			r = grow(&rs->endpoints[f], &b->cap_endpoints[f], rs->n_endpoints[f] + 1,
+				 sizeof(*rs->endpoints[f]));
+			if (r < 0)
+				return r;
+			le = &rs->endpoints[f][rs->n_endpoints[f]++];
+			memset(le, 0, sizeof(*le));
+			le->mark = mark_of(sh, i);
+			memcpy(le->addr, s->endpoints[i].addr, f ? 16 : 4);
+			le->port = s->endpoints[i].port;
+			le->share = si;
+		}
+		sh->forwards = true;
+		rs->n_plan_endpoints += s->n_endpoints;
+	}
+	return 0;
+}
+
+static size_t family_count(const struct plan_share *s, int family)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		n += s->endpoints[i].family == family;
+	return n;
+}
+
+/* The endpoints of sh's family `family` that slot_table() draws from; 0 for a share that
+ * resets (reject share, listener share, no endpoint of that family). */
+static size_t units_of(const struct lay_share *sh, int family)
+{
+	return sh->share && !sh->share->reject ? family_count(sh->share, family) : 0;
+}
+
+static uint32_t *fill(uint32_t *at, uint32_t count, uint32_t mark)
+{
+	for (uint32_t c = 0; c < count; c++)
+		*at++ = mark;
+	return at;
+}
+
+/* Slots of one (listener, family): shares [first, first + n) of rs->shares, all with
+ * weight > 0. Units are endpoints of that family (in plan order, each with its own,
+ * stable index), or one reset unit for a share that has none (or is a reject share). */
+static int slot_table(struct lay_builder *b, size_t first, size_t n, int family,
+		      uint32_t **ret_marks, uint32_t *ret_n)
+{
+	struct ruleset *rs = b->rs;
+	uint32_t *w = calloc(n ? n : 1, sizeof(*w)), *units = calloc(n ? n : 1, sizeof(*units));
+	uint32_t *counts = NULL, *marks = NULL, *at, total = 0;
+	size_t n_units = 0, u = 0;
+	int r = -ENOMEM;
+
+	if (!w || !units)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct lay_share *sh = &rs->shares[first + i];
+		size_t nf = units_of(sh, family);
+
+		w[i] = sh->share ? sh->share->weight : 1;
+		units[i] = nf ? (uint32_t)nf : 1;
+		n_units += units[i];
+	}
+	counts = calloc(n_units ? n_units : 1, sizeof(*counts));
+	if (!counts)
+		goto out;
+	r = layout_apportion(w, units, n, LAYOUT_SLOT_CAP, counts, &total);
+	if (r < 0)
+		goto out;
+	at = marks = calloc(total, sizeof(*marks));
+	if (!marks) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct lay_share *sh = &rs->shares[first + i];
+		const struct plan_share *s = sh->share;
+
+		if (!units_of(sh, family)) {
+			sh->rejects |= counts[u] > 0;
+			at = fill(at, counts[u++], sh->id << LAYOUT_SHARE_SHIFT | LAYOUT_REJECT);
+			continue;
+		}
+		for (size_t e = 0; e < s->n_endpoints; e++)
+			if (s->endpoints[e].family == family)
+				at = fill(at, counts[u++], mark_of(sh, e));
+	}
+	*ret_marks = marks;
+	*ret_n = total;
+	marks = NULL;
+	r = 0;
+out:
+	free(w);
+	free(units);
+	free(counts);
+	free(marks);
+	return r;
+}
+
+/* Takes ownership of marks (freed on failure). */
+static int keep_table(struct lay_builder *b, uint32_t *marks)
+{
+	struct ruleset *rs = b->rs;
+	int r = grow(&rs->slot_tables, &b->cap_tables, rs->n_slot_tables + 1,
+		     sizeof(*rs->slot_tables));
+
+	if (r < 0) {
+		free(marks);
+		return r;
+	}
+	rs->slot_tables[rs->n_slot_tables++] = marks;
+	return 0;
+}
+
+/* Every listener's slot table per family it has elements of (also when a conflict took its
+ * elements: its shares' counters exist all the same), then each element's. */
+static int add_slots(struct lay_builder *b)
+{
+	struct ruleset *rs = b->rs;
+	int r;
+
+	for (size_t li = 0; li < rs->plan->n; li++) {
+		const struct plan_listener *l = &rs->plan->v[li];
+		struct lay_listener *ls = &b->ls[li];
+
+		for (int f = 0; f < 2; f++) {
+			bool wanted = !l->n_addrs;
+			uint32_t *marks = NULL;
+
+			for (size_t a = 0; a < l->n_addrs; a++)
+				wanted |= l->addrs[a].family == (f ? AF_INET6 : AF_INET);
+			if (!wanted)
+				continue;
+			r = slot_table(b, ls->first, ls->n_shares, f ? AF_INET6 : AF_INET, &marks,
+				       &ls->n_slots[f]);
+			if (r >= 0)
+				r = keep_table(b, marks);
+			if (r < 0)
+				return r;
+			ls->marks[f] = marks;
+		}
+	}
+	for (int k = 0; k < LAY__KINDS; k++)
+		for (size_t i = 0; i < rs->n_entries[k]; i++) {
+			struct lay_entry *en = &rs->entries[k][i];
+			struct lay_share *sh = &rs->shares[en->first_share];
+			uint32_t *marks;
+
+			if (!en->conflict) {
+				en->marks = b->ls[en->listener].marks[lay_kind_v6(k)];
+				en->n_slots = b->ls[en->listener].n_slots[lay_kind_v6(k)];
+				continue;
+			}
+			marks = calloc(1, sizeof(*marks));
+			r = marks ? keep_table(b, marks) : -ENOMEM;
+			if (r < 0)
+				return r;
+			marks[0] = sh->id << LAYOUT_SHARE_SHIFT | LAYOUT_REJECT;
+			sh->rejects = true;
+			en->marks = marks;
+			en->n_slots = 1;
+		}
+	return 0;
+}
+
 static int cmp_endpoint(const void *a, const void *b)
 {
 	const struct lay_endpoint *x = a, *y = b;
@@ -578,79 +849,11 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Two listeners that own the same map key (port, or address and port) conflict: the model
- * rejects both, and the kernel can hold one element. When every one of them rejects, the
- * first one's element stands for all; if any would forward, a conflict share resets the
- * key (never forward a port two listeners claim). */
-static int merge_conflict(struct lay_builder *b, enum lay_kind k, size_t first, size_t n)
+/* The distinct slot counts of kind k, ascending: one pick chain each. */
+static int list_moduli(struct ruleset *rs, enum lay_kind k)
 {
-	struct ruleset *rs = b->rs;
-	struct lay_entry *en = &rs->entries[k][first];
-	const struct plan_listener *l0 = &rs->plan->v[en->listener];
-	const struct plan_listener *l1 = &rs->plan->v[rs->entries[k][first + 1].listener];
-	bool all_reject = true;
-	uint32_t *marks;
-	size_t idx;
-	int r;
+	size_t n = rs->n_entries[k];
 
-	for (size_t i = first; i < first + n; i++)
-		all_reject &= listener_rejects_all(&rs->plan->v[rs->entries[k][i].listener]);
-	for (size_t i = first + 1; i < first + n; i++)
-		free(rs->entries[k][i].comment);
-	if (!all_reject) {
-		r = add_share(b, en->listener, NULL, &idx);
-		if (r < 0)
-			return r;
-		free(rs->shares[idx].comment);
-		rs->shares[idx].comment = comment_new("listeners %s and %s claim TCP port %u: "
-						      "conflict rejects", l0->key, l1->key,
-						      l0->port);
-		if (!rs->shares[idx].comment)
-			return -ENOMEM;
-		rs->shares[idx].rejects = true;
-		marks = calloc(1, sizeof(*marks));
-		if (!marks)
-			return -ENOMEM;
-		marks[0] = rs->shares[idx].id << LAYOUT_SHARE_SHIFT | LAYOUT_REJECT;
-		r = keep_table(b, marks);
-		if (r < 0)
-			return r;
-		en->marks = marks;
-		en->n_slots = 1;
-		en->first_share = idx;
-		en->n_shares = 1;
-	}
-	free(en->comment);
-	en->comment = comment_new("listeners %s and %s%s conflict", l0->key, l1->key,
-				  n > 2 ? " and more" : "");
-	return en->comment ? 0 : -ENOMEM;
-}
-
-/* Sorts the elements (their order is the batch's and the text's), merges conflicting
- * listeners, and lists the distinct slot counts (one pick chain each). */
-static int finish_kind(struct lay_builder *b, enum lay_kind k)
-{
-	struct ruleset *rs = b->rs;
-	size_t alen = addr_len_of(k), n = rs->n_entries[k], out = 0;
-
-	if (n > 1)
-		qsort_r(rs->entries[k], n, sizeof(struct lay_entry), cmp_entry, &alen);
-	for (size_t i = 0; i < n;) {
-		size_t j = i + 1;
-		int r;
-
-		while (j < n && rs->entries[k][j].port == rs->entries[k][i].port &&
-		       !memcmp(rs->entries[k][j].addr, rs->entries[k][i].addr, alen))
-			j++;
-		if (j - i > 1) {
-			r = merge_conflict(b, k, i, j - i);
-			if (r < 0)
-				return r;
-		}
-		rs->entries[k][out++] = rs->entries[k][i];
-		i = j;
-	}
-	rs->n_entries[k] = n = out;
 	rs->moduli[k] = calloc(n ? n : 1, sizeof(uint32_t));
 	if (!rs->moduli[k])
 		return -ENOMEM;
@@ -691,10 +894,43 @@ static bool table_name_ok(const char *t)
 	return true;
 }
 
-int layout_build(const struct plan *p, const char *table, bool masquerade,
-		 struct ruleset **ret, struct nft_error *e)
+/* The steps, in order: what exists (shares, elements, conflicts, routes), then who is who
+ * (ids), then what the kernel holds (endpoints, slots, pick chains, counter flags). */
+static int build(struct lay_builder *b)
 {
-	struct lay_builder b = { .e = e };
+	struct ruleset *rs = b->rs;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < rs->plan->n; i++)
+		r = add_listener(b, i);
+	for (int k = 0; r >= 0 && k < LAY__KINDS; k++)
+		r = merge_kind(b, (enum lay_kind)k);
+	if (r >= 0)
+		r = collect_routes(b);
+	if (r >= 0)
+		r = number_routes(b);
+	if (r >= 0)
+		r = number_shares(b);
+	if (r >= 0)
+		r = add_endpoints(b);
+	if (r >= 0)
+		r = add_slots(b);
+	for (int k = 0; r >= 0 && k < LAY__KINDS; k++)
+		r = list_moduli(rs, (enum lay_kind)k);
+	if (r < 0)
+		return r;
+	for (int f = 0; f < 2; f++)
+		if (rs->n_endpoints[f] > 1)
+			qsort(rs->endpoints[f], rs->n_endpoints[f], sizeof(struct lay_endpoint),
+			      cmp_endpoint);
+	route_flags(rs);
+	return 0;
+}
+
+int layout_build_from(const struct plan *p, const char *table, bool masquerade,
+		      const struct lay_ids *prev, struct ruleset **ret, struct nft_error *e)
+{
+	struct lay_builder b = { .prev = prev, .e = e };
 	int r = -ENOMEM;
 
 	if (!table_name_ok(table) || strlen(table) > 255)
@@ -703,48 +939,43 @@ int layout_build(const struct plan *p, const char *table, bool masquerade,
 				     table ? table : "");
 
 	b.rs = calloc(1, sizeof(*b.rs));
-	b.used = calloc((LAYOUT_MAX_SHARES >> 3) + 1, 1);
-	b.route_at = calloc(LAYOUT_MAX_ROUTES + 1, sizeof(*b.route_at));
-	if (!b.rs || !b.used || !b.route_at)
+	b.ls = calloc(p->n ? p->n : 1, sizeof(*b.ls));
+	if (!b.rs || !b.ls)
 		goto out;
 	b.rs->plan = p;
 	b.rs->masquerade = masquerade;
 	b.rs->table = strdup(table);
 	if (!b.rs->table)
 		goto out;
-	for (size_t i = 0; i < p->n; i++) {
-		r = add_listener(&b, i);
-		if (r < 0)
-			goto out;
-	}
-	for (int f = 0; f < 2; f++)
-		if (b.rs->n_endpoints[f] > 1)
-			qsort(b.rs->endpoints[f], b.rs->n_endpoints[f],
-			      sizeof(struct lay_endpoint), cmp_endpoint);
-	for (int k = 0; k < LAY__KINDS; k++) {
-		r = finish_kind(&b, (enum lay_kind)k);
-		if (r < 0)
-			goto out;
-	}
-	route_flags(b.rs);
+	r = build(&b);
+	if (r < 0)
+		goto out;
 	*ret = b.rs;
 	b.rs = NULL;
-	r = 0;
 out:
 	if (r == -ENOMEM)
 		nft_error_set(e, r, "out of memory building the layout");
-	free(b.used);
-	free(b.route_at);
+	free(b.ls);
+	free(b.start);
 	ruleset_free(b.rs);
 	return r;
+}
+
+int layout_build(const struct plan *p, const char *table, bool masquerade,
+		 struct ruleset **ret, struct nft_error *e)
+{
+	return layout_build_from(p, table, masquerade, NULL, ret, e);
 }
 
 struct ruleset *ruleset_free(struct ruleset *rs)
 {
 	if (!rs)
 		return NULL;
-	for (size_t i = 0; i < rs->n_shares; i++)
+	for (size_t i = 0; i < rs->n_shares; i++) {
+		free(rs->shares[i].key);
 		free(rs->shares[i].comment);
+		free(rs->shares[i].ep_index);
+	}
 	free(rs->shares);
 	for (size_t i = 0; i < rs->n_routes; i++)
 		free(rs->routes[i].comment);

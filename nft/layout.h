@@ -5,8 +5,11 @@
  *
  * Every new connection to a listener gets a connection mark (ct mark):
  *   bits 31..12  share id: one per backendRef share (or per listener that rejects as a
- *                whole), stable across applies so that counters and marks survive;
+ *                whole, or per conflicting map key);
  *   bits 11..0   the endpoint's index within that share and family, or 0xfff = reset.
+ * Ids and indexes never move while their object exists, given the previous assignment
+ * (layout_build_from(), nft/ids.h), so counters and the marks of established connections
+ * keep their meaning.
  * A listener's new connection draws a slot uniformly in [0, S) (numgen); slot_* maps the
  * slot to a mark, endpoint* maps the mark to the pod address and port. Weights become slot
  * counts (layout_apportion()).
@@ -40,8 +43,16 @@ enum lay_kind { LAY_ANY4, LAY_ANY6, LAY_ADDR4, LAY_ADDR6, LAY__KINDS };
 
 struct lay_share {
 	uint32_t id;                    /* 1..LAYOUT_MAX_SHARES; mark = id << 12 | index */
+	uint64_t tag;                   /* in its counters' names: a hash of key (nft/ids.h) */
+	char *key;                      /* its identity: "ref\n<listener>\n<route>\n<rule>\n
+					 * <ref>\n<backend>", "listener\n<listener>" or
+					 * "conflict\n<kind>\n<addr or *>\n<port>" */
 	size_t listener;                /* index in the plan */
-	const struct plan_share *share; /* borrowed; NULL: the listener rejects as a whole */
+	const struct plan_share *share; /* borrowed; NULL: the listener rejects as a whole, or
+					 * (listener = the first of them) a conflict */
+	uint16_t *ep_index;             /* per share->endpoints[i]: its index within its family
+					 * (mark = id << 12 | ep_index[i]); NULL when the share
+					 * has no endpoints or rejects */
 	char *comment;                  /* route and backend (or listener and reason) */
 	bool forwards;                  /* some endpoint: has conn and traffic counters */
 	bool rejects;                   /* some slot resets: has a reject counter */
@@ -52,8 +63,9 @@ struct lay_share {
 /* A route that carries some listener's traffic: its counters sum its shares (of every
  * listener it carries). */
 struct lay_route {
-	uint32_t id;                    /* 1..LAYOUT_MAX_ROUTES, a hash of name: stable */
-	const char *name;               /* "ns/name", borrowed from the plan */
+	uint32_t id;                    /* 1..LAYOUT_MAX_ROUTES: stable (nft/ids.h) */
+	uint64_t tag;                   /* in its counters' names: a hash of name */
+	const char *name;               /* "ns/name", borrowed from the plan: its identity */
 	char *comment;                  /* "route ns/name" */
 	bool forwards;                  /* some share forwards: has conn and traffic counters */
 	bool rejects;                   /* some share resets: has a reject counter */
@@ -77,13 +89,15 @@ struct lay_entry {
 	uint32_t n_slots;
 	const uint32_t *marks;          /* n_slots marks, owned by the ruleset */
 	char *comment;                  /* listener and route */
+	bool conflict;                  /* listeners conflict on this key: one reset slot of
+					 * the conflict share first_share */
 };
 
 struct ruleset {
 	char *table;
 	bool masquerade;
 	const struct plan *plan;        /* borrowed */
-	struct lay_share *shares;       /* in plan order */
+	struct lay_share *shares;       /* in plan order, then the conflicts' */
 	size_t n_shares;
 	struct lay_route *routes;       /* in order of first appearance in the plan */
 	size_t n_routes;
@@ -98,10 +112,19 @@ struct ruleset {
 	size_t n_plan_endpoints;        /* distinct (share, endpoint) pairs, for the summary */
 };
 
+struct lay_ids;
+
 /* Builds the layout of plan p (borrowed: keep it alive while the ruleset lives) for
- * `table inet <table>`. Listeners claiming the same port (and address) conflict: that key
- * resets. Returns 0 and sets *ret, -ENOMEM, or -EINVAL / -E2BIG with e naming the listener
- * (too many endpoints or shares, a bad address family). */
+ * `table inet <table>`, numbering from prev (borrowed; NULL: a fresh assignment): every
+ * share, route and endpoint prev holds that p still has keeps its id, tag and index, new
+ * ones take ids no survivor holds (nft/ids.h). Pure and deterministic: the same plan and
+ * prev give the same ruleset. Listeners claiming the same port (and address) conflict:
+ * that key resets. Returns 0 and sets *ret, -ENOMEM, or -EINVAL / -E2BIG with e naming the
+ * listener (too many endpoints or shares, a bad address family). */
+int layout_build_from(const struct plan *p, const char *table, bool masquerade,
+		      const struct lay_ids *prev, struct ruleset **ret, struct nft_error *e);
+
+/* layout_build_from() with a fresh assignment (prev NULL). */
 int layout_build(const struct plan *p, const char *table, bool masquerade,
 		 struct ruleset **ret, struct nft_error *e);
 

@@ -161,7 +161,7 @@ int probe_verdict(const struct probe *p, const struct nl_acks *acks, struct nft_
 			return nft_error_set(e, -EPERM, "permission denied: nftgate needs "
 					     "CAP_NET_ADMIN in this network namespace (run it as "
 					     "root)");
-		if (nb->msgs[idx].what == W_TEST_FAIL) {
+		if (nb->msgs[idx].what == W_ABORT) {
 			marker = true;
 			continue;
 		}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,9 +61,11 @@ const struct set_def set_defs[SET__COUNT] = {
 
 const char *const share_counter_kinds[3] = { "conn", "rej", "traffic" };
 
+/* s<id>_<tag>_<kind>: the id for people matching a ct mark to its counters, the tag for
+ * telling which share it is from the kernel alone (nft/ids.h reads both back). */
 void share_counter_name(const struct lay_share *sh, int kind, char *buf, size_t len)
 {
-	snprintf(buf, len, "s%05x_%s", sh->id, share_counter_kinds[kind]);
+	snprintf(buf, len, "s%05x_%016" PRIx64 "_%s", sh->id, sh->tag, share_counter_kinds[kind]);
 }
 
 bool share_has_counter(const struct lay_share *sh, int kind)
@@ -72,7 +75,7 @@ bool share_has_counter(const struct lay_share *sh, int kind)
 
 void route_counter_name(const struct lay_route *rt, int kind, char *buf, size_t len)
 {
-	snprintf(buf, len, "r%05x_%s", rt->id, share_counter_kinds[kind]);
+	snprintf(buf, len, "r%05x_%016" PRIx64 "_%s", rt->id, rt->tag, share_counter_kinds[kind]);
 }
 
 bool route_has_counter(const struct lay_route *rt, int kind)
@@ -194,7 +197,7 @@ static int slot_elems(const struct ruleset *rs, enum lay_kind k, set_elem_cb cb,
 {
 	bool v6 = lay_kind_v6(k), addr = lay_kind_addr(k);
 	size_t alen = addr ? (v6 ? 16 : 4) : 0;
-	char a[INET6_ADDRSTRLEN] = "";
+	char a[INET6_ADDRSTRLEN] = "", reason[96];
 
 	for (size_t i = 0; i < rs->n_entries[k]; i++) {
 		const struct lay_entry *en = &rs->entries[k][i];
@@ -203,6 +206,7 @@ static int slot_elems(const struct ruleset *rs, enum lay_kind k, set_elem_cb cb,
 			addr_text(a, sizeof(a), v6, en->addr);
 		for (uint32_t s = 0; s < en->n_slots; s++) {
 			struct set_elem el = { .listener = en->listener };
+			size_t n;
 			int r;
 
 			memcpy(el.key, en->addr, alen);
@@ -212,8 +216,21 @@ static int slot_elems(const struct ruleset *rs, enum lay_kind k, set_elem_cb cb,
 			put_u32(el.data, en->marks[s]);
 			el.data_len = 4;
 			el.share = share_of_mark(rs, en, en->marks[s]);
-			snprintf(el.text, sizeof(el.text), "%s%s%u . 0x%08x : 0x%08x", a,
-				 addr ? " . " : "", en->port, s, en->marks[s]);
+			snprintf(el.text, sizeof(el.text), "%s%s%u . 0x%08x", a, addr ? " . " : "",
+				 en->port, s);
+			/* why a backendRef's slots reset lives here, not on its counters, so
+			 * that it can change by element updates (a whole listener's reason is
+			 * on its listen element) */
+			if ((en->marks[s] & LAYOUT_INDEX_MASK) == LAYOUT_REJECT && el.share &&
+			    el.share->share) {
+				const char *why = el.share->share->reason;
+
+				snprintf(reason, sizeof(reason), "rejects: %s",
+					 why ? why : "no endpoint of this family");
+				add_comment(&el, reason);
+			}
+			n = strlen(el.text);
+			snprintf(el.text + n, sizeof(el.text) - n, " : 0x%08x", en->marks[s]);
 			r = cb(&el, data);
 			if (r)
 				return r;

@@ -66,12 +66,13 @@ int set_foreach(const struct ruleset *rs, enum set_index s, set_elem_cb cb, void
 /* Number of elements set_foreach() would produce. */
 size_t set_count(const struct ruleset *rs, enum set_index s);
 
-/* Counter object names of a share: kind 0 conn, 1 rej, 2 traffic. */
+/* Counter object names of a share ("s<id>_<tag>_conn", 31 bytes at most): kind 0 conn,
+ * 1 rej, 2 traffic. */
 void share_counter_name(const struct lay_share *sh, int kind, char *buf, size_t len);
 extern const char *const share_counter_kinds[3];
 bool share_has_counter(const struct lay_share *sh, int kind);
 
-/* Counter object names of a route ("r<id>_conn", ...), same kinds. */
+/* Counter object names of a route ("r<id>_<tag>_conn", ...), same kinds. */
 void route_counter_name(const struct lay_route *rt, int kind, char *buf, size_t len);
 bool route_has_counter(const struct lay_route *rt, int kind);
 

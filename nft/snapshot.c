@@ -16,6 +16,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include "nft/msgcheck.h"
 #include "nft/snapshot.h"
 
 #define TAKE_TRIES 5
@@ -61,10 +62,13 @@ static int add_raw(struct snapshot *s, const void *data, uint32_t len)
 		s->msgs = nv;
 		s->cap = nc;
 	}
-	copy = malloc(len);
+	/* A NUL after the message: strings in it are read with strcmp() and strdup(), here and
+	 * in libnftnl, before or without msg_check(); an unterminated one stops there. */
+	copy = malloc((size_t)len + 1);
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, data, len);
+	copy[len] = '\0';
 	s->msgs[s->n].len = len;
 	s->msgs[s->n].data = copy;
 	s->n++;
@@ -540,7 +544,9 @@ static int replay_obj(const struct nlmsghdr *nlh, struct nft_batch *nb, char *bu
 	if (!o || !out)
 		goto out;
 	r = -EINVAL;
-	if (nftnl_obj_nlmsg_parse(nlh, o) < 0 || !nftnl_obj_is_set(o, NFTNL_OBJ_NAME))
+	/* the copy below sets both strings: libnftnl exit()s on a NULL one */
+	if (nftnl_obj_nlmsg_parse(nlh, o) < 0 || !nftnl_obj_is_set(o, NFTNL_OBJ_NAME) ||
+	    !nftnl_obj_is_set(o, NFTNL_OBJ_TABLE))
 		goto out;
 	r = -EOPNOTSUPP;
 	if (nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) != NFT_OBJECT_COUNTER) {
@@ -684,6 +690,10 @@ static int replay_one(const struct snapshot *s, size_t i, struct nft_batch *nb, 
 		*why = "is truncated";
 		return -EINVAL;
 	}
+	/* libnftnl exits or reads out of bounds on what msg_check() refuses */
+	r = msg_check(nlh, why);
+	if (r < 0)
+		return r == -EOPNOTSUPP ? r : -EINVAL;
 	switch (NFNL_MSG_TYPE(nlh->nlmsg_type)) {
 	case NFT_MSG_NEWTABLE: r = replay_table(nlh, nb, buf, why); break;
 	case NFT_MSG_NEWCHAIN: r = replay_chain(nlh, nb, buf, why); break;
@@ -752,7 +762,8 @@ int snapshot_counters(const struct snapshot *s, struct counter_values *ret)
 			free(cv.v);
 			return -ENOMEM;
 		}
-		if (nftnl_obj_nlmsg_parse((const void *)s->msgs[i].data, o) == 0 &&
+		if (msg_check((const void *)s->msgs[i].data, NULL) == 0 &&
+		    nftnl_obj_nlmsg_parse((const void *)s->msgs[i].data, o) == 0 &&
 		    nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
 		    (name = nftnl_obj_get_str(o, NFTNL_OBJ_NAME)) &&
 		    strlen(name) < sizeof(cv.v[0].name)) {
@@ -831,6 +842,8 @@ int snapshot_encode(const struct snapshot *s, uint8_t **ret_buf, size_t *ret_len
 	put32(&w, s->present ? 1 : 0);
 	put32(&w, s->genid);
 	put64(&w, (uint64_t)s->taken);
+	put(&w, s->ns.boot, 36);
+	put64(&w, s->ns.cookie);
 	put32(&w, (uint32_t)strlen(s->table));
 	put(&w, s->table, strlen(s->table));
 	put32(&w, (uint32_t)s->n);
@@ -893,8 +906,9 @@ int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struc
 	struct rbuf r = { buf, len, 0, false };
 	struct snapshot *s = NULL;
 	uint32_t version, flags, genid, tlen, n;
-	uint64_t sum, taken;
-	const uint8_t *magic, *tname;
+	uint64_t sum, taken, cookie = 0;
+	const uint8_t *magic, *tname, *boot = NULL;
+	const char *why = "";
 	char table[257];
 	int err = -EINVAL;
 
@@ -906,12 +920,16 @@ int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struc
 	if (!magic || memcmp(magic, SNAPSHOT_MAGIC, 8))
 		return nft_error_set(e, -EINVAL, "not an nftgate snapshot (bad magic)");
 	version = get32(&r);
-	if (version != SNAPSHOT_VERSION)
+	if (version != SNAPSHOT_VERSION && version != 1)
 		return nft_error_set(e, -EINVAL, "snapshot version %u is not supported (this "
-				     "nftgate reads version %u)", version, SNAPSHOT_VERSION);
+				     "nftgate reads versions 1 to %u)", version, SNAPSHOT_VERSION);
 	flags = get32(&r);
 	genid = get32(&r);
 	taken = get64(&r);
+	if (version >= 2) {
+		boot = take(&r, 36);
+		cookie = get64(&r);
+	}
 	tlen = get32(&r);
 	if (tlen == 0 || tlen > 256)
 		return nft_error_set(e, -EINVAL, "the snapshot's table name is %u bytes long", tlen);
@@ -919,6 +937,8 @@ int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struc
 	n = get32(&r);
 	if (r.bad)
 		goto bad;
+	if (memchr(tname, '\0', tlen)) /* the name would not be what the file says */
+		return nft_error_set(e, -EINVAL, "the snapshot's table name holds a NUL byte");
 	memcpy(table, tname, tlen);
 	table[tlen] = '\0';
 	s = snapshot_new(table, flags & 1);
@@ -926,6 +946,9 @@ int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struc
 		return nft_error_set(e, -ENOMEM, "out of memory");
 	s->genid = genid;
 	s->taken = (int64_t)taken;
+	if (boot)
+		memcpy(s->ns.boot, boot, 36);
+	s->ns.cookie = cookie;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t mlen = get32(&r);
 		const uint8_t *m = take(&r, mlen);
@@ -940,6 +963,13 @@ int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struc
 		if (err < 0) {
 			snapshot_free(s);
 			return nft_error_set(e, err, "out of memory");
+		}
+		/* what libnftnl would exit or overrun on (a damaged file, with its checksum
+		 * recomputed) is refused here, before anything parses it */
+		if (msg_check((const void *)s->msgs[s->n - 1].data, &why) < 0) {
+			snapshot_free(s);
+			return nft_error_set(e, -EINVAL, "the snapshot is malformed: message %u %s",
+					     i, why);
 		}
 	}
 	if (r.off != r.len)

@@ -17,7 +17,7 @@
 #include "nft/netlink.h"
 
 #define SNAPSHOT_MAGIC "NFTGSNAP"
-#define SNAPSHOT_VERSION 1u
+#define SNAPSHOT_VERSION 2u       /* 2 added the network namespace; 1 is still read */
 #define SNAPSHOT_MAX_BYTES (1024u * 1024 * 1024)
 
 struct snap_msg {
@@ -30,6 +30,8 @@ struct snapshot {
 	bool present;            /* false: the table did not exist */
 	uint32_t genid;          /* the ruleset generation the dump saw */
 	int64_t taken;           /* Unix seconds */
+	struct nl_netns_id ns;   /* where it was taken; boot "" and cookie 0 when unknown
+				  * (a version 1 file; cookie 0 alone: a kernel before 5.14) */
 	struct snap_msg *msgs;   /* NEWTABLE, NEWCHAIN*, NEWOBJ*, NEWSET*, NEWSETELEM*, NEWRULE* */
 	size_t n, cap;
 };
@@ -61,6 +63,13 @@ int snapshot_add_restore(const struct snapshot *s, struct nft_batch *nb, struct 
  * -EINVAL / -ENOMEM with e (bad magic, version, checksum, truncation). */
 int snapshot_encode(const struct snapshot *s, uint8_t **ret_buf, size_t *ret_len);
 int snapshot_decode(const uint8_t *buf, size_t len, struct snapshot **ret, struct nft_error *e);
+
+/* Whether a and b hold the same table (present or not, and the same table, chains,
+ * objects, sets, elements and rules), whichever of them came from a dump and which from a
+ * batch as sent; counter values are not compared (nft/catalog.h does the work; defined in
+ * nft/delta.c). A message that does not parse, or names a set nftgate does not write, makes
+ * them not the same. Returns 0 and sets *ret_same, or -ENOMEM. */
+int snapshot_same_content(const struct snapshot *a, const struct snapshot *b, bool *ret_same);
 
 /* "NEWCHAIN prerouting" for error reports. */
 void snapshot_describe_msg(const struct snapshot *s, size_t i, char *buf, size_t len);

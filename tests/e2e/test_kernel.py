@@ -6,17 +6,23 @@ What it checks: the dry-run script and `apply` give the same `nft list table` fo
 plans; the bytecode is nft's own; `nft list ruleset` / `nft -j list ruleset` keep working;
 rollback walks back through history to "no table", exactly, and starts with the feature
 probe; a damaged snapshot is refused without touching the kernel; foreign tables are never
-touched; a refused transaction (forced with the NFTGATE_TEST_FAIL_AT test hook) and an input
-error change nothing; the state directory's modes and history limit; counters survive a
-re-apply. Traffic is the business of tests/e2e/test_traffic*.py.
+touched; a refused transaction and an input error change nothing; the state directory's
+modes and history limit; counters survive a re-apply. What only a fault shows (a refusal,
+lost replies, a process killed between its snapshot and its commit, another committer
+between the generation read and the send) goes through build/tests/nftgate-faults, the same
+commands with test seams (tests/faults/nftgate_faults.c); nftgate itself has none. Traffic
+is the business of tests/e2e/test_traffic*.py.
 """
 import itertools
 import json
+import re
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +32,8 @@ REPO = HERE.parents[1]
 MANIFESTS = HERE / "manifests"
 EXAMPLE = REPO / "examples" / "basic-tcp"
 BIN = Path(os.environ.get("NFTGATE_BIN", REPO / "build" / "nftgate"))
+# built beside it by `make e2e` / `make e2e-asan` (make BUILD=... faults)
+FAULTS = Path(os.environ.get("NFTGATE_FAULTS_BIN", BIN.parent / "tests" / "nftgate-faults"))
 _counter = itertools.count(1)
 
 # Two foreign tables: one of another family, and an inet one whose name starts like ours
@@ -95,7 +103,7 @@ class Netns:
 
     def exec(self, *cmd, env=None, check=True, input=None):
         e = dict(os.environ)
-        e.pop("NFTGATE_TEST_FAIL_AT", None)
+        e.pop("NFTGATE_FAULTS", None)
         e.update(env or {})
         p = subprocess.run(["ip", "netns", "exec", self.name, *cmd], capture_output=True,
                            text=True, env=e, input=input, timeout=120)
@@ -110,6 +118,17 @@ class Netns:
     def nftgate(self, *args, env=None, check=False):
         extra = [] if args[0] == "version" else ["--state-dir", str(self.state)]
         return self.exec(str(BIN), *args, *extra, env=env, check=check)
+
+    def faults(self, faults, *args):
+        """The same command through the test binary, with the seams `faults` names."""
+        if not os.access(FAULTS, os.X_OK):
+            pytest.skip("%s is not built (make BUILD=%s faults)" % (FAULTS, BIN.parent))
+        return self.exec(str(FAULTS), *args, "--state-dir", str(self.state),
+                         env={"NFTGATE_FAULTS": faults}, check=False)
+
+    def pending(self):
+        return sorted(p.name for p in self.state.glob("*.pending")) if self.state.exists() \
+            else []
 
     def ruleset(self):
         return self.nft("list", "ruleset").stdout
@@ -203,6 +222,45 @@ def test_bytecode_is_nfts_own(ns, plan):
     assert mine == theirs
 
 
+def endpoint_marks(text):
+    """The endpoint4 elements ("0x.... : addr . port") of a listing or a dry-run script."""
+    m = re.search(r"map endpoint4 \{.*?elements = \{(.*?)\}", text, re.S)
+    return sorted(e.strip() for e in m.group(1).split(",")) if m else []
+
+
+def test_dry_run_over_a_live_table_numbers_as_apply_would(ns):
+    """An endpoint removed from the middle of a share leaves the others their marks
+    (docs/layout.md); a dry run as root reads the table (never writes it) and prints the
+    marks apply would keep, where a fresh numbering (unprivileged: it cannot read) differs."""
+    import yaml
+    assert ns.nftgate("apply", "-f", str(EXAMPLE)).returncode == 0
+    docs = list(yaml.safe_load_all((EXAMPLE / "services.yaml").read_text()))
+    for d in docs:
+        if d and d.get("kind") == "EndpointSlice" and d["metadata"]["name"].endswith("foo-service-ipv4"):
+            d["endpoints"].pop(0)
+    inputs = ns.tmp / "inputs"
+    inputs.mkdir()
+    for name in ("gateway.yaml", "routes.yaml"):
+        shutil.copy(EXAMPLE / name, inputs / name)
+    (inputs / "services.yaml").write_text(yaml.safe_dump_all(docs))
+    for p in (ns.tmp, inputs):               # readable by the unprivileged run below
+        os.chmod(p, 0o755)
+    for p in inputs.iterdir():
+        os.chmod(p, 0o644)
+    assert ns.nftgate("apply", "-f", str(inputs)).returncode == 0
+    before, table = ns.ruleset(), ns.table()
+    script = ns.exec(str(BIN), "apply", "--dry-run", "-f", str(inputs)).stdout
+    assert ns.ruleset() == before            # read, never written
+    assert endpoint_marks(script) == endpoint_marks(table) != []
+    if shutil.which("setpriv"):
+        fresh = ns.exec("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", str(BIN), "apply", "--dry-run", "-f",
+                        str(inputs)).stdout
+        assert endpoint_marks(fresh) != endpoint_marks(table)
+    ns.nft("-f", "-", input=script)
+    assert ns.table() == table
+
+
 def test_dry_run_needs_no_privilege():
     if not shutil.which("setpriv") or os.geteuid() != 0:
         pytest.skip("needs setpriv and root to drop privileges")
@@ -215,14 +273,6 @@ def test_dry_run_needs_no_privilege():
         assert p.returncode == 0, p.stderr
         assert "table inet nftgate {" in p.stdout
         assert not (tmp / "never").exists()
-        if shutil.which("strace"):
-            # LeakSanitizer cannot run under ptrace: an ASan build (NFTGATE_BIN) skips it here
-            env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-            s = subprocess.run(["strace", "-f", "-e", "trace=socket", str(BIN), "apply",
-                                "--dry-run", "-f", str(EXAMPLE)], capture_output=True, text=True,
-                               env=env)
-            assert s.returncode == 0
-            assert "AF_NETLINK" not in s.stderr
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -336,13 +386,27 @@ def test_refused_transaction_changes_nothing(ns, fail_at):
     ns.nft("-f", "-", input=FOREIGN)
     assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
     before, snaps = ns.ruleset(), ns.snapshots()
-    p = ns.nftgate("apply", *PLANS["weights"], env={"NFTGATE_TEST_FAIL_AT": str(fail_at)})
+    p = ns.faults("fail-at=%d" % fail_at, "apply", *PLANS["weights"])
     assert p.returncode == 1
-    assert "NFTGATE_TEST_FAIL_AT" in p.stderr
+    assert "inserted as a test fault" in p.stderr
     assert "route default/" in p.stderr          # the refusal names the route
     assert "nothing was changed" in p.stderr
     assert ns.ruleset() == before
     assert ns.snapshots() == snaps               # a refused apply leaves no history
+    assert ns.pending() == []
+
+
+def test_no_test_hook_in_nftgate(ns):
+    """The variable that once made every apply fail does nothing to nftgate itself, and
+    no name of a test switch is in the binary."""
+    env = {"NFTGATE_TEST_FAIL_AT": "3", "NFTGATE_FAULTS": "fail-at=3,kill-after-save"}
+    p = ns.nftgate("apply", *PLANS["example"], env=env)
+    assert p.returncode == 0, p.stderr
+    assert "table inet nftgate {" in ns.table()
+    strings = subprocess.run(["strings", str(BIN)], capture_output=True, text=True,
+                             check=True).stdout
+    assert "NFTGATE_TEST_FAIL_AT" not in strings
+    assert "NFTGATE_FAULTS" not in strings
 
 
 def test_input_error_exits_2_and_changes_nothing(ns):
@@ -529,3 +593,312 @@ def test_generation_moves_by_one_per_commit(ns):
     ns.nft("add", "table", "ip", "x")            # any commit does
     p = ns.nftgate("apply", *PLANS["weights"])
     assert int(p.stdout.split(", generation ")[1].split(";")[0]) == gens[2] + 2
+
+
+# ---- history is what committed: faults between the snapshot and the commit ----
+
+def test_lost_replies_of_a_commit_are_found_out(ns):
+    """The replies to an apply that committed are lost: the table says it committed, so
+    the apply succeeds and its snapshot is history."""
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before = ns.ruleset()
+    p = ns.faults("lose-replies", "apply", *PLANS["weights"])
+    assert p.returncode == 0, p.stderr
+    assert "outcome is unknown" in p.stderr and "it committed" in p.stderr, p.stderr
+    assert "listen_any4" in ns.table() and ns.ruleset() != before
+    assert len(ns.snapshots()) == 2 and ns.pending() == []
+    assert ns.nftgate("rollback").returncode == 0
+    assert ns.ruleset() == before
+
+
+def test_lost_replies_of_a_refusal_change_nothing(ns):
+    """Refused, and the replies lost: the generation has not moved, so nothing committed;
+    exit 1 and no history, as for any refusal."""
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before, snaps = ns.ruleset(), ns.snapshots()
+    p = ns.faults("lose-replies,fail-at=3", "apply", *PLANS["weights"])
+    assert p.returncode == 1, p.stderr
+    assert "nothing was committed" in p.stderr, p.stderr
+    assert ns.ruleset() == before
+    assert ns.snapshots() == snaps and ns.pending() == []
+
+
+def test_unknown_outcome_exits_3_and_keeps_the_snapshot(ns):
+    """Refused, the replies lost, and someone else commits right after: the generation
+    moved and the table is not what was sent, so nobody can tell whether the apply
+    committed. Exit 3, and the snapshot is kept as history (rollback restores it)."""
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before, snaps = ns.table(), ns.snapshots()
+    p = ns.faults("lose-replies,fail-at=3,commit-after-send", "apply", *PLANS["weights"])
+    assert p.returncode == 3, p.stderr
+    assert "the outcome is unknown" in p.stderr and "kept as history" in p.stderr, p.stderr
+    assert ns.table() == before
+    assert len(ns.snapshots()) == len(snaps) + 1 and ns.pending() == []
+    assert ns.nftgate("rollback").returncode == 0
+    assert ns.table() == before
+
+
+def test_lost_replies_of_a_rollback_are_found_out(ns):
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before = ns.ruleset()
+    assert ns.nftgate("apply", *PLANS["weights"]).returncode == 0
+    p = ns.faults("lose-replies", "rollback")
+    assert p.returncode == 0, p.stderr
+    assert "it committed" in p.stderr, p.stderr
+    assert ns.ruleset() == before
+    assert len(ns.snapshots()) == 1
+
+
+def test_killed_applies_leave_no_history(ns):
+    """kill -9 after the snapshot is saved and before the commit, over and over: none of
+    those snapshots becomes history, none pushes real history out of the window, and
+    rollback undoes the last apply that committed."""
+    plans = ("example", "weights")
+    states = [ns.ruleset()]
+    for plan in plans:
+        assert ns.nftgate("apply", *PLANS[plan]).returncode == 0
+        states.append(ns.ruleset())
+    for i in range(13):
+        p = ns.faults("kill-after-save", "apply", *PLANS["reject-shares"])
+        assert p.returncode == -9 or p.returncode == 137, p
+        assert ns.ruleset() == states[-1]
+        assert len(ns.pending()) == 1             # the next run settles it
+        if i % 3 == 2:
+            ns.nft("add", "table", "ip", "other%d" % i)   # the generation moves too
+            ns.nft("delete", "table", "ip", "other%d" % i)
+        if i % 2:
+            p = ns.nftgate("apply", *PLANS[plans[-1]])    # the same content again
+            assert p.returncode == 0, p.stderr
+            assert "removed" in p.stderr and ".pending" in p.stderr, p.stderr
+            states.append(ns.ruleset())
+    p = ns.nftgate("rollback")                     # settles the last one, then rolls back
+    assert p.returncode == 0, p.stderr
+    assert ns.pending() == []
+    # every snapshot left is an apply that committed, and walking them back ends at "no
+    # table" after the two real applies and the re-applies
+    assert len(ns.snapshots()) == len(states) - 2
+    while ns.snapshots():
+        assert ns.nftgate("rollback").returncode == 0
+    assert ns.ruleset() == states[0]
+
+
+def test_apply_killed_between_snapshot_and_commit_is_not_history(ns):
+    """The plain binary, SIGKILLed right after its snapshot is published (strace stops it
+    at the fsync of the directory that follows the rename; nothing was sent yet): the next
+    rollback must undo the last apply that committed, not "restore" the current table."""
+    if not shutil.which("strace"):
+        pytest.skip("needs strace")
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before = ns.ruleset()
+    assert ns.nftgate("apply", *PLANS["weights"]).returncode == 0
+    after = ns.ruleset()
+    env = {"ASAN_OPTIONS": "detect_leaks=0"}      # LeakSanitizer cannot run under ptrace
+    ns.exec("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e",
+            "inject=fsync:signal=SIGKILL:when=2", str(BIN), "apply", *PLANS["reject-shares"],
+            "--state-dir", str(ns.state), env=env, check=False)
+    assert ns.ruleset() == after                  # killed before its transaction
+    p = ns.nftgate("rollback")
+    assert p.returncode == 0, p.stderr
+    assert ns.ruleset() == before
+    assert ns.pending() == [] and len(ns.snapshots()) == 1
+
+
+def test_apply_killed_after_its_commit_is_history(ns):
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before = ns.ruleset()
+    p = ns.faults("kill-after-commit", "apply", *PLANS["weights"])
+    assert p.returncode in (-9, 137), p
+    assert ns.ruleset() != before and len(ns.pending()) == 1
+    p = ns.nftgate("rollback")
+    assert p.returncode == 0, p.stderr
+    assert "is history now" in p.stderr, p.stderr
+    assert ns.ruleset() == before
+    assert ns.pending() == [] and len(ns.snapshots()) == 1
+
+
+def test_pending_snapshot_of_a_running_apply_is_left_alone(ns):
+    """An apply stopped between its snapshot and its commit holds the table's lock: a second
+    apply waits for it instead of taking the first's pending snapshot for a dead one's.
+    Continued, the first commits, then the second; both snapshots are history."""
+    if not os.access(FAULTS, os.X_OK):
+        pytest.skip("%s is not built" % FAULTS)
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    e = dict(os.environ, NFTGATE_FAULTS="stop-after-save")
+    first = subprocess.Popen(["ip", "netns", "exec", ns.name, str(FAULTS), "apply",
+                              *PLANS["weights"], "--state-dir", str(ns.state)], env=e,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    try:
+        for _ in range(6000):                     # until it stopped itself (bounded)
+            assert first.poll() is None, first.communicate()
+            with open("/proc/%d/stat" % first.pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                    break
+            time.sleep(0.005)
+        else:
+            raise AssertionError("the first apply never reached its seam")
+        assert len(ns.pending()) == 1
+        second = subprocess.Popen(["ip", "netns", "exec", ns.name, str(BIN), "apply",
+                                   *PLANS["reject-shares"], "--state-dir", str(ns.state)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # it cannot finish while the first holds the lock: give it ample time to try
+        try:
+            second.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        assert second.poll() is None, second.communicate()
+        assert len(ns.pending()) == 1
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert "applied table inet nftgate" in out
+    out2, err2 = second.communicate(timeout=60)
+    assert second.returncode == 0, err2
+    assert "removed" not in err2 and "history now" not in err2, err2
+    assert ns.pending() == [] and len(ns.snapshots()) == 3
+
+
+# ---- rollback under a moving generation ----
+
+def test_rollback_retries_when_the_generation_moves(ns):
+    """Another commit between rollback's generation read and its send makes the kernel
+    refuse the batch (ERESTART); rollback reads again, 5 attempts in all."""
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before = ns.ruleset()
+    assert ns.nftgate("apply", *PLANS["weights"]).returncode == 0
+    after, snaps = ns.table(), ns.snapshots()
+    p = ns.faults("restarts=5", "rollback")
+    assert p.returncode == 1, p.stderr
+    assert "gave up after 5 attempts" in p.stderr, p.stderr
+    assert ns.table() == after and ns.snapshots() == snaps
+    p = ns.faults("restarts=4", "rollback")
+    assert p.returncode == 0, p.stderr
+    assert ns.ruleset() == before and ns.snapshots() == snaps[:1]
+    # apply retries the same way
+    assert ns.faults("restarts=4", "apply", *PLANS["weights"]).returncode == 0
+    assert ns.table() == after
+
+
+def gen_of(p):
+    """The generation an apply's summary reports."""
+    assert p.returncode == 0, p.stderr
+    return int(p.stdout.split(", generation ")[1].split(";")[0])
+
+
+def test_rollback_succeeds_while_another_table_churns(ns):
+    """Another process commits to its own table in a loop: rollback's fenced transaction
+    meets a moved generation now and then, and must retry instead of failing."""
+    states = []
+    for plan in ("example", "weights", "reject-shares", "addresses") * 3:
+        states.append(ns.nft("list", "table", "inet", "nftgate", check=False).stdout)
+        last = ns.nftgate("apply", *PLANS[plan])
+        assert last.returncode == 0, last.stderr
+    assert len(ns.snapshots()) == 10
+    churn = subprocess.Popen(["ip", "netns", "exec", ns.name, "sh", "-c",
+                              "while :; do nft add table ip churn; nft delete table ip churn;"
+                              " done"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        for want in reversed(states[2:]):         # every snapshot the window kept
+            p = ns.nftgate("rollback")
+            assert p.returncode == 0, p.stderr
+            assert ns.nft("list", "table", "inet", "nftgate", check=False).stdout == want
+    finally:
+        os.killpg(churn.pid, signal.SIGTERM)
+        churn.wait(timeout=30)
+    assert ns.snapshots() == []
+    # the churn did commit meanwhile: more than the 10 rollbacks and this apply
+    assert gen_of(ns.nftgate("apply", *PLANS["example"])) - gen_of(last) > 11
+
+
+# ---- a state directory shared between namespaces ----
+
+def test_snapshot_of_another_netns_is_refused(ns):
+    """apply in A, apply in B, apply in A, then rollback in B: the newest snapshot is A's;
+    restoring it would install A's listeners in B. Refused, B unchanged; A rolls back."""
+    b = Netns()
+    try:
+        b.state = ns.state
+        assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+        a_first = ns.ruleset()
+        assert b.nftgate("apply", *PLANS["weights"]).returncode == 0
+        in_b = b.ruleset()
+        assert ns.nftgate("apply", *PLANS["reject-shares"]).returncode == 0
+        p = b.nftgate("rollback")
+        assert p.returncode == 1, p.stderr
+        assert "another network namespace" in p.stderr, p.stderr
+        assert ns.snapshots()[-1] in p.stderr
+        assert b.ruleset() == in_b
+        assert len(ns.snapshots()) == 3
+        assert ns.nftgate("rollback").returncode == 0
+        assert ns.ruleset() == a_first
+    finally:
+        b.close()
+
+
+# ---- what the state directory may hold ----
+
+def test_fifo_as_newest_snapshot_is_refused(ns):
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before = ns.ruleset()
+    fifo = ns.state / "nftgate.0000000009.snap"
+    os.mkfifo(fifo, 0o600)
+    p = subprocess.run(["ip", "netns", "exec", ns.name, str(BIN), "rollback", "--state-dir",
+                        str(ns.state)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1, p.stderr
+    assert fifo.name in p.stderr and "not a regular file" in p.stderr, p.stderr
+    assert ns.ruleset() == before
+
+
+# ---- --table: the longest name that can be applied, and one byte more ----
+
+def test_longest_table_name_applies_one_more_is_refused(ns):
+    longest = "t" * 227                           # 255 - len(".<19 digits>.pending")
+    p = ns.nftgate("apply", *PLANS["example"], "--table", longest)
+    assert p.returncode == 0, p.stderr
+    assert "table inet %s {" % longest in ns.table(longest)
+    before = ns.ruleset()
+    for name in ("t" * 228, "t" * 255, "t" * 256, "t" + "." * 75 + "tt"):
+        p = ns.nftgate("apply", *PLANS["weights"], "--table", name)
+        assert p.returncode == 2, (len(name), p.stderr)
+        assert "227" in p.stderr or "255" in p.stderr, p.stderr
+    assert ns.ruleset() == before
+    assert ns.nftgate("rollback", "--table", longest).returncode == 0
+    assert ns.ruleset() == ""
+    # a name with bytes the file names escape (3 bytes each) fits when it fits escaped
+    dotted = "t" + "." * 75 + "t"                  # 227 once escaped
+    assert ns.nftgate("apply", *PLANS["example"], "--table", dotted).returncode == 0
+    assert ns.nftgate("rollback", "--table", dotted).returncode == 0
+
+
+# ---- inputs without any Gateway API object ----
+
+def test_empty_inputs_are_refused_unless_allowed(ns):
+    assert ns.nftgate("apply", *PLANS["example"]).returncode == 0
+    before, snaps = ns.ruleset(), ns.snapshots()
+    empty_file = ns.tmp / "empty.yaml"
+    empty_file.write_text("")
+    empty_dir = ns.tmp / "nothing"
+    empty_dir.mkdir()
+    services = ns.tmp / "services.yaml"
+    services.write_text((EXAMPLE / "services.yaml").read_text())
+    for args in (["-f", str(empty_file)], ["-f", str(empty_dir)], ["-f", str(services)],
+                 ["-f", str(empty_dir), "--dry-run"]):
+        p = ns.nftgate("apply", *args)
+        assert p.returncode == 2, p.stderr
+        assert "no Gateway API object" in p.stderr and "--allow-empty" in p.stderr, p.stderr
+        assert p.stdout == ""
+    p = ns.nftgate("apply", "-f", str(services))
+    assert "services.yaml:" in p.stderr and "Service" in p.stderr, p.stderr
+    assert ns.ruleset() == before and ns.snapshots() == snaps
+    # status only prints: an empty input gives an empty list
+    p = ns.exec(str(BIN), "status", "-f", str(empty_dir), check=False)
+    assert p.returncode == 0, p.stderr
+    assert "items: []" in p.stdout, p.stdout
+    p = ns.nftgate("apply", "-f", str(empty_dir), "--allow-empty")
+    assert p.returncode == 0, p.stderr
+    assert "0 listeners" in p.stdout
+    assert "listen_any4" in ns.table()            # the table stays, without listeners
+    assert ns.nftgate("rollback").returncode == 0
+    assert ns.ruleset() == before

@@ -342,13 +342,13 @@ static void test_hook_inserts_invalid_message(void **state)
 	make(&f, &plan_basic, &o);
 	make(&g, &plan_basic, &plain);
 	assert_int_equal(f.nb->n, g.nb->n + 1);
-	assert_int_equal(f.nb->msgs[5].what, W_TEST_FAIL);
+	assert_int_equal(f.nb->msgs[5].what, W_FAULT);
 	assert_int_equal(f.nb->msgs[4].what, g.nb->msgs[4].what);
 	assert_int_equal(f.nb->msgs[6].what, g.nb->msgs[5].what);
 	len = put_reply(buf, BASE + 5, -ENOENT, -1, NULL);
 	assert_int_equal(nl_parse_replies(buf, len, 0, &acks), 0);
 	assert_int_equal(batch_outcome(f.nb, &acks, &e), -ENOENT);
-	assert_non_null(strstr(e.msg, "NFTGATE_TEST_FAIL_AT"));
+	assert_non_null(strstr(e.msg, "inserted as a test fault"));
 	assert_non_null(strstr(e.msg, "route default/tcp-app-2"));
 	nl_acks_clear(&acks);
 	unmake(&f);

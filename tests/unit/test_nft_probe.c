@@ -66,7 +66,7 @@ static int verdict_for(const struct probe *p, size_t idx, int err, struct nft_er
 
 	if (idx != SIZE_MAX)
 		len += put_reply(buf, BASE + (uint32_t)idx, err);
-	len += put_reply(buf + len, BASE + (uint32_t)find(nb, W_TEST_FAIL, -1, NULL), -ENOENT);
+	len += put_reply(buf + len, BASE + (uint32_t)find(nb, W_ABORT, -1, NULL), -ENOENT);
 	assert_int_equal(nl_parse_replies(buf, len, 0, &acks), 0);
 	r = probe_verdict(p, &acks, e);
 	nl_acks_clear(&acks);
@@ -92,7 +92,7 @@ static void probe_covers_the_layout(void **state)
 	for (int t = 0; t <= R_NAT_RESET; t++)
 		assert_true(seen[t]);
 	/* the abort marker comes last, just before END */
-	assert_int_equal(nb->msgs[nb->n - 2].what, W_TEST_FAIL);
+	assert_int_equal(nb->msgs[nb->n - 2].what, W_ABORT);
 	assert_int_equal(nb->msgs[nb->n - 1].what, W_END);
 	assert_non_null(strstr(nb->table, "nftgate-probe-"));
 	/* only the marker refused: everything is there */

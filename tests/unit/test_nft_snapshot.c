@@ -4,6 +4,10 @@
  * use counts the kernel would add) goes through the file encoding and back, and its replay
  * must equal the original messages with everything kernel-assigned stripped. Corrupt files
  * and unreplayable content are refused; the state directory keeps its modes and limit.
+ * Two snapshots are the same table whichever form (dump or batch) each came in; a snapshot
+ * records its namespace and version 1 files are still read; pending snapshots are not
+ * history until promoted and are locked by their writer; only regular files are read; table
+ * names are limited by the file names they become.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +22,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <endian.h>
+#include <arpa/inet.h>
+#include <libnftnl/expr.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <libmnl/libmnl.h>
@@ -663,6 +671,332 @@ static void concurrent_saves_never_overwrite(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+
+/* ---- whether two snapshots hold the same table, whichever form each came in ---- */
+
+static void same_content_whatever_the_form(void **state)
+{
+	struct snapshot *rec = NULL, *other = NULL, *absent = snapshot_new("nftgate", false);
+	bool same = false;
+	struct fix f;
+
+	make(&f);
+	assert_int_equal(snapshot_from_batch(f.nb, 43, &rec), 0);
+	/* the (fake) dump, with handles, use counts and counter values, against the batch */
+	assert_int_equal(snapshot_same_content(f.s, rec, &same), 0);
+	assert_true(same);
+	assert_int_equal(snapshot_same_content(rec, rec, &same), 0);
+	assert_true(same);
+	/* elements in another order are the same set */
+	assert_int_equal(snapshot_from_batch(f.nb, 43, &other), 0);
+	for (size_t i = 0, j = other->n - 1; i < other->n; i++) {
+		const struct nlmsghdr *nlh = (const void *)other->msgs[i].data;
+
+		if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWSETELEM)
+			continue;
+		while (j > i && NFNL_MSG_TYPE(((const struct nlmsghdr *)other->msgs[j].data)
+						  ->nlmsg_type) != NFT_MSG_NEWSETELEM)
+			j--;
+		if (j > i) {
+			struct snap_msg t = other->msgs[i];
+
+			other->msgs[i] = other->msgs[j];
+			other->msgs[j] = t;
+		}
+		break;
+	}
+	assert_int_equal(snapshot_same_content(other, rec, &same), 0);
+	assert_true(same);
+	/* one message less (a rule, an element list, anything) is another table */
+	for (size_t drop = 0; drop < rec->n; drop += 7) {
+		other = snapshot_free(other);
+		assert_int_equal(snapshot_from_batch(f.nb, 43, &other), 0);
+		free(other->msgs[drop].data);
+		memmove(&other->msgs[drop], &other->msgs[drop + 1],
+			(other->n - drop - 1) * sizeof(*other->msgs));
+		other->n--;
+		assert_int_equal(snapshot_same_content(other, rec, &same), 0);
+		assert_false(same);
+	}
+	/* no table is not the table */
+	assert_int_equal(snapshot_same_content(absent, rec, &same), 0);
+	assert_false(same);
+	other = snapshot_free(other);
+	other = snapshot_new("nftgate", false);
+	assert_int_equal(snapshot_same_content(absent, other, &same), 0);
+	assert_true(same);
+	snapshot_free(other);
+	snapshot_free(absent);
+	snapshot_free(rec);
+	unmake(&f);
+}
+
+static void add_built(struct snapshot *s, struct nlmsghdr *nlh)
+{
+	assert_int_equal(snapshot_add_msg(s, nlh), 0);
+}
+
+/* A verdict map and a rule with a lookup and a nat, as nftgate sends them (kernel_view
+ * false) or as the kernel dumps them (true): it adds a verdict's data length, the lookup's
+ * flags, and the nat's upper registers and range flags. */
+static void add_kernel_defaults_case(struct snapshot *s, bool kernel_view, uint32_t nat_reg)
+{
+	static char buf[8192];
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr *lk = nftnl_expr_alloc("lookup"), *nat = nftnl_expr_alloc("nat");
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, sizeof(buf));
+	nftnl_set_set_str(set, NFTNL_SET_TABLE, "nftgate");
+	nftnl_set_set_str(set, NFTNL_SET_NAME, "m");
+	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, 13);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, 2);
+	nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+	if (kernel_view)
+		nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, 16);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, NFPROTO_INET, 0, 0);
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	add_built(s, nlh);
+	nftnl_set_free(set);
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "nftgate");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "c");
+	nftnl_expr_set_u32(lk, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(lk, NFTNL_EXPR_LOOKUP_SET, "m");
+	if (kernel_view)
+		nftnl_expr_set_u32(lk, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+	nftnl_rule_add_expr(r, lk);
+	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_ADDR_MIN, nat_reg);
+	nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_01);
+	if (kernel_view) {
+		nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_ADDR_MAX, nat_reg);
+		nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG32_01);
+		nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_FLAGS, 0x3);
+	}
+	nftnl_rule_add_expr(r, nat);
+	memset(buf, 0, sizeof(buf));
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, 0, 0);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	add_built(s, nlh);
+	nftnl_rule_free(r);
+}
+
+static void kernel_defaults_are_no_difference(void **state)
+{
+	struct snapshot *ours = snapshot_new("nftgate", true), *dumped = snapshot_new("nftgate", true),
+			*other = snapshot_new("nftgate", true);
+	bool same = false;
+
+	add_kernel_defaults_case(ours, false, NFT_REG_1);
+	add_kernel_defaults_case(dumped, true, NFT_REG_1);
+	add_kernel_defaults_case(other, true, NFT_REG_2);
+	assert_int_equal(snapshot_same_content(ours, dumped, &same), 0);
+	assert_true(same);
+	/* but another register is another rule */
+	assert_int_equal(snapshot_same_content(ours, other, &same), 0);
+	assert_false(same);
+	snapshot_free(ours);
+	snapshot_free(dumped);
+	snapshot_free(other);
+}
+
+/* ---- the file format: the namespace, and version 1 files ---- */
+
+static uint64_t fnv64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static void netns_round_trip_and_version_1(void **state)
+{
+	struct snapshot *s = snapshot_new("nftgate", false), *back = NULL;
+	struct nft_error e = { 0 };
+	uint8_t *buf = NULL, v1[128], *p = v1;
+	size_t len = 0;
+	uint64_t be;
+	uint32_t u;
+
+	memcpy(s->ns.boot, "0b1e2c3d-4e5f-4061-8293-a4b5c6d7e8f9", 37);
+	s->ns.cookie = 0x1122334455667788ull;
+	assert_int_equal(snapshot_encode(s, &buf, &len), 0);
+	assert_int_equal(buf[11], 2); /* version 2 */
+	assert_int_equal(snapshot_decode(buf, len, &back, &e), 0);
+	assert_string_equal(back->ns.boot, s->ns.boot);
+	assert_true(back->ns.cookie == s->ns.cookie);
+	back = snapshot_free(back);
+	free(buf);
+	snapshot_free(s);
+	/* version 1, as nftgate wrote it before: read, with no namespace */
+	memcpy(p, SNAPSHOT_MAGIC, 8), p += 8;
+	u = htonl(1), memcpy(p, &u, 4), p += 4;     /* version */
+	u = htonl(0), memcpy(p, &u, 4), p += 4;     /* flags: no table */
+	u = htonl(3), memcpy(p, &u, 4), p += 4;     /* generation */
+	be = htobe64(4), memcpy(p, &be, 8), p += 8; /* taken */
+	u = htonl(7), memcpy(p, &u, 4), p += 4;
+	memcpy(p, "nftgate", 7), p += 7;
+	u = htonl(0), memcpy(p, &u, 4), p += 4;     /* messages */
+	be = htobe64(fnv64(v1, (size_t)(p - v1))), memcpy(p, &be, 8), p += 8;
+	assert_int_equal(snapshot_decode(v1, (size_t)(p - v1), &back, &e), 0);
+	assert_string_equal(back->table, "nftgate");
+	assert_int_equal(back->genid, 3);
+	assert_string_equal(back->ns.boot, "");
+	assert_true(back->ns.cookie == 0);
+	snapshot_free(back);
+	/* a version nftgate does not know */
+	v1[11] = 3;
+	be = htobe64(fnv64(v1, (size_t)(p - v1) - 8)), memcpy(p - 8, &be, 8);
+	assert_int_equal(snapshot_decode(v1, (size_t)(p - v1), &back, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "version 3"));
+}
+
+/* ---- the state directory: pending snapshots, what it reads, how long names can be ---- */
+
+static void rm_rf(const char *path)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void statedir_pending_until_promoted(void **state)
+{
+	char tmpl[] = "/tmp/nftgate-test-XXXXXX", name[STATEDIR_NAME_MAX], hist[STATEDIR_NAME_MAX];
+	char other[STATEDIR_NAME_MAX];
+	struct statedir_names names = { 0 };
+	struct nft_error e = { 0 };
+	uint8_t data[3] = { 1, 2, 3 };
+	int fd, lock = -1, lock2 = -1, status = 0;
+	pid_t pid;
+
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(statedir_open(tmpl, &fd, &e), 0);
+	assert_int_equal(statedir_save_pending(fd, "nftgate", data, 3, name, &lock, &e), 0);
+	assert_string_equal(name, "nftgate.0000000001.pending");
+	assert_true(lock >= 0);
+	/* not history, but it holds its place in the sequence */
+	assert_int_equal(statedir_newest(fd, "nftgate", hist, &e), -ENOENT);
+	assert_int_equal(statedir_save(fd, "nftgate", data, 3, other, &e), 0);
+	assert_string_equal(other, "nftgate.0000000002.snap");
+	assert_int_equal(statedir_pending(fd, "nftgate", &names, &e), 0);
+	assert_int_equal(names.n, 1);
+	assert_string_equal(names.v[0], name);
+	statedir_names_clear(&names);
+	/* its writer holds the lock: another nftgate leaves it alone */
+	assert_int_equal(statedir_lock(fd, name, &lock2, &e), -EBUSY);
+	/* pruning counts history only */
+	assert_int_equal(statedir_prune(fd, "nftgate", 0, &e), 0);
+	assert_int_equal(statedir_newest(fd, "nftgate", hist, &e), -ENOENT);
+	assert_int_equal(statedir_promote(fd, name, hist, &e), 0);
+	assert_string_equal(hist, "nftgate.0000000001.snap");
+	assert_int_equal(statedir_newest(fd, "nftgate", other, &e), 0);
+	assert_string_equal(other, hist);
+	assert_int_equal(statedir_promote(fd, hist, other, &e), -EINVAL); /* not pending */
+	close(lock);
+	/* a writer killed with its lock: the lock goes with it */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (statedir_save_pending(fd, "nftgate", data, 3, name, &lock, &e) < 0)
+			_exit(1);
+		raise(SIGKILL);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(statedir_pending(fd, "nftgate", &names, &e), 0);
+	assert_int_equal(names.n, 1);
+	assert_int_equal(statedir_lock(fd, names.v[0], &lock2, &e), 0);
+	close(lock2);
+	statedir_names_clear(&names);
+	close(fd);
+	rm_rf(tmpl);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	/* a read that waits on a FIFO never returns: fail instead of hanging */
+	fprintf(stderr, "statedir_read blocked on a FIFO\n");
+	_exit(1);
+}
+
+static void statedir_reads_only_regular_files(void **state)
+{
+	char tmpl[] = "/tmp/nftgate-test-XXXXXX", path[300], name[STATEDIR_NAME_MAX];
+	struct nft_error e = { 0 };
+	uint8_t *back = NULL;
+	size_t len = 0;
+	int fd, lock = -1;
+
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(statedir_open(tmpl, &fd, &e), 0);
+	snprintf(path, sizeof(path), "%s/nftgate.0000000001.snap", tmpl);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(statedir_newest(fd, "nftgate", name, &e), 0);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	assert_int_equal(statedir_read(fd, name, 1000, &back, &len, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, name));
+	assert_non_null(strstr(e.msg, "not a regular file"));
+	assert_int_equal(statedir_lock(fd, name, &lock, &e), -EINVAL);
+	alarm(0);
+	snprintf(path, sizeof(path), "%s/nftgate.0000000002.snap", tmpl);
+	assert_int_equal(symlink("/etc/hostname", path), 0);
+	assert_int_equal(statedir_read(fd, "nftgate.0000000002.snap", 1000, &back, &len, &e),
+			 -EINVAL);
+	assert_non_null(strstr(e.msg, "nftgate.0000000002.snap"));
+	assert_non_null(strstr(e.msg, "symbolic link"));
+	close(fd);
+	rm_rf(tmpl);
+}
+
+static void statedir_table_name_limit(void **state)
+{
+	char tmpl[] = "/tmp/nftgate-test-XXXXXX", name[STATEDIR_NAME_MAX], table[300];
+	struct nft_error e = { 0 };
+	uint8_t data[1] = { 1 };
+	int fd, lock = -1;
+
+	assert_int_equal(STATEDIR_PREFIX_MAX, 227);
+	assert_non_null(mkdtemp(tmpl));
+	assert_int_equal(statedir_open(tmpl, &fd, &e), 0);
+	memset(table, 't', 227);
+	table[227] = '\0';
+	assert_int_equal(statedir_prefix_len(table), 227);
+	assert_int_equal(statedir_save_pending(fd, table, data, 1, name, &lock, &e), 0);
+	assert_true(strlen(name) <= 255);
+	close(lock);
+	assert_int_equal(statedir_promote(fd, name, name, &e), 0);
+	assert_int_equal(statedir_save(fd, table, data, 1, name, &e), 0);
+	assert_int_equal(statedir_record_save(fd, table, data, 1, &e), 0);
+	table[227] = 't';
+	table[228] = '\0';
+	assert_int_equal(statedir_save(fd, table, data, 1, name, &e), -ENAMETOOLONG);
+	assert_non_null(strstr(e.msg, "227"));
+	assert_int_equal(statedir_record_save(fd, table, data, 1, &e), -ENAMETOOLONG);
+	/* a byte outside [A-Za-z0-9_-] is written as %xx */
+	snprintf(table, sizeof(table), "t%.*st", 75, "..........................................."
+		 "................................");
+	assert_int_equal(statedir_prefix_len(table), 227);
+	assert_int_equal(statedir_save(fd, table, data, 1, name, &e), 0);
+	assert_non_null(strstr(name, "t%2e%2e"));
+	strcat(table, ".");
+	assert_int_equal(statedir_prefix_len(table), 230);
+	assert_int_equal(statedir_save(fd, table, data, 1, name, &e), -ENAMETOOLONG);
+	close(fd);
+	rm_rf(tmpl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +1010,12 @@ int main(void)
 		cmocka_unit_test(statedir_modes_and_history),
 		cmocka_unit_test(concurrent_saves_never_overwrite),
 		cmocka_unit_test(statedir_writable_by_others_refused),
+		cmocka_unit_test(same_content_whatever_the_form),
+		cmocka_unit_test(kernel_defaults_are_no_difference),
+		cmocka_unit_test(netns_round_trip_and_version_1),
+		cmocka_unit_test(statedir_pending_until_promoted),
+		cmocka_unit_test(statedir_reads_only_regular_files),
+		cmocka_unit_test(statedir_table_name_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

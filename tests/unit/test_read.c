@@ -4,6 +4,7 @@
  * Each case loads a YAML string and checks the store or the error it must produce.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "model/read.h"
+#include "alloc_fail.h"
 
 struct ctx {
 	struct store *s;
@@ -76,6 +79,7 @@ static bool has_error(const char *a, const char *b)
 #define SVC_PORTS "spec:\n  ports: [{port: 80}]\n"
 #define SLICE_HEAD "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: s-1\n" \
 		   "  labels: {kubernetes.io/service-name: s}\n"
+#define NS_DOC_T(n) "apiVersion: v1\nkind: Namespace\nmetadata: {name: " n "}\n"
 
 /* Loads one bad object: it must be refused with an error naming both fragments. */
 static size_t n_objects(void)
@@ -1014,6 +1018,324 @@ static void test_store_check_duplicates(void **state)
 	assert_int_equal(C.d.n, 1);
 }
 
+
+/* ---------- every error located, every input byte escaped ---------- */
+
+/* An error about a field whose parent mapping is absent too points at the object's line
+ * (here 3, after a comment), never at no line at all. */
+static void test_every_error_located(void **state)
+{
+	static const char *const docs[] = {
+		SVC_HEAD,
+		SVC_HEAD "spec: {type: ExternalName}\n",
+		"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\n",
+		GW_HEAD,
+		GW_HEAD "  listeners: [{}]\n",
+		ROUTE_HEAD,
+		ROUTE_HEAD "spec: {}\n",
+		"apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\nmetadata: {name: g}\n",
+		"apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: c}\n",
+		"apiVersion: v1\nkind: Namespace\n",
+		SLICE_HEAD,
+		SLICE_HEAD "addressType: IPv4\nendpoints:\n- {}\n",
+		"apiVersion: v1\nkind: List\nitems: {}\n",
+		"apiVersion: v1\nkind: List\nitems: [1]\n",
+		"kind: Service\n",
+		"apiVersion: v1\n",
+	};
+	char buf[1024];
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		snprintf(buf, sizeof(buf), "---\n# doc %zu\n%s", i, docs[i]);
+		assert_int_equal(load(buf), -EINVAL);
+		assert_true(C.d.n > 0);
+		for (size_t k = 0; k < C.d.n; k++) {
+			if (C.d.v[k].line < 3)
+				diags_print(&C.d, stderr);
+			assert_true(C.d.v[k].line >= 3);
+		}
+		diags_clear(&C.d);
+	}
+	assert_int_equal(load("---\n# a Service without spec\n" SVC_HEAD), -EINVAL);
+	assert_true(has_error("t.yaml:3: Service default/s: spec.ports", "is required"));
+}
+
+/* What diags_print() writes, as one string (caller frees). */
+static char *printed(void (*print)(const struct diags *, FILE *))
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	print(&C.d, f);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+/* True when text holds no byte that a terminal acts on: no control character but the
+ * newlines ending its `lines` lines, no C1 control, no bidi override. */
+static bool inert(const char *text, size_t lines)
+{
+	size_t nl = 0;
+
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '\n')
+			nl++;
+		else if (*p < 0x20 || *p == 0x7f)
+			return false;
+	}
+	return nl == lines && !strstr(text, "\xc2\x9b") && !strstr(text, "\xe2\x80\xae");
+}
+
+/* Keys, values, object names and file names all come from the input: none of them may reach
+ * the terminal raw, and a file name with a newline must not forge a line of its own. */
+static void test_control_bytes_escaped(void **state)
+{
+	static const char evil_file[] = "a.yaml\nb.yaml:1: Namespace x: FAKE";
+	static const char no_kind[] = "apiVersion: v1\n";
+	char *text;
+
+	assert_int_equal(load("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"
+			      "  \"\\e[2J\\e[31mFAKE\": 1\n  \"\\e[2J\\e[31mFAKE\": 2\n"), -EINVAL);
+	assert_int_equal(load("apiVersion: \"\\e[31mv2\"\nkind: Service\nmetadata: {name: \"\\e[1mx\"}\n"),
+			 -EINVAL);
+	assert_int_equal(load("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: \"a\\u009b2J\"\n"
+			      "  labels: {\"\\u202ekey\": \"\\u2028v\"}\n"), -EINVAL);
+	assert_int_equal(store_load_buffer(C.s, evil_file, no_kind, strlen(no_kind), NULL, &C.d), -EINVAL);
+	assert_int_equal(store_load_buffer(C.s, "bad\xff\x1b.yaml", no_kind, strlen(no_kind), NULL, &C.d),
+			 -EINVAL);
+	text = printed(diags_print);
+	if (!inert(text, C.d.n))
+		fprintf(stderr, "%s", text);
+	assert_true(inert(text, C.d.n));
+	assert_non_null(strstr(text, "t.yaml:6: duplicate key \"\\x1b[2J\\x1b[31mFAKE\" in one mapping"));
+	assert_non_null(strstr(text, "Service default/\\x1b[1mx: apiVersion: \"\\x1b[31mv2\" is not"));
+	assert_non_null(strstr(text, "\"a\\u009b2J\" is not an RFC 1123 label"));
+	assert_non_null(strstr(text, "key \"\\u202ekey\" is not a valid label key"));
+	assert_non_null(strstr(text, "\"\\u2028v\" is not a valid label value"));
+	assert_non_null(strstr(text, "a.yaml\\nb.yaml:1: Namespace x: FAKE:1: kind: is required"));
+	assert_non_null(strstr(text, "bad\\xff\\x1b.yaml:1: kind: is required"));
+	free(text);
+}
+
+/* The one quoting function: quotes, escapes, cuts long values with "...". */
+static void test_diag_quote(void **state)
+{
+	char q[128], small[12], big[400];
+
+	assert_string_equal(diag_quote(q, sizeof(q), "a\"b\\c", 5), "\"a\\\"b\\\\c\"");
+	assert_string_equal(diag_quote(q, sizeof(q), "\0\t\n\x7f", 4), "\"\\x00\\t\\n\\x7f\"");
+	assert_string_equal(diag_quote(q, sizeof(q), "\xc3\xa9\xe2\x80\x8f\xc3", 6),
+			    "\"\xc3\xa9\\u200f\\xc3\"");
+	assert_string_equal(diag_quote(small, sizeof(small), "abcdefghijkl", 12), "\"abcdef...\"");
+	memset(big, 'x', sizeof(big));
+	diag_quote(q, sizeof(q), big, sizeof(big));
+	assert_int_equal(strlen(q), 1 + 80 + 3 + 1);
+	assert_string_equal(q + 81, "...\"");
+}
+
+/* ---------- NUL, leading zeros, merge keys ---------- */
+
+/* `kind: "Service\0zzz"` must not read as a Service: a NUL in any scalar, key or value,
+ * YAML or JSON escape, is refused at its line. */
+static void test_nul_refused(void **state)
+{
+	static const struct { const char *doc; const char *where; } bad[] = {
+		{ "apiVersion: v1\nkind: \"Service\\0zzz\"\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n",
+		  "t.yaml:2:" },
+		{ "apiVersion: \"v1\\0junk\"\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n",
+		  "t.yaml:1:" },
+		{ "apiVersion: v1\nkind: Service\nmetadata: {name: \"s\\x00\"}\nspec: {ports: [{port: 80}]}\n",
+		  "t.yaml:3:" },
+		{ "{\"apiVersion\": \"v1\",\n \"kind\": \"Service\\u0000zzz\", \"metadata\": {\"name\": \"s\"},"
+		  " \"spec\": {\"ports\": [{\"port\": 80}]}}\n", "t.yaml:2:" },
+		{ "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {\"a\\0b\": x}\n",
+		  "t.yaml:5:" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(bad[i].doc), -EINVAL);
+		assert_true(has_error(bad[i].where, "a NUL character is not allowed"));
+		assert_int_equal(n_objects(), 0);
+		diags_clear(&C.d);
+	}
+}
+
+/* 010 is 8 to kubectl (YAML 1.1 octal) and 10 to a YAML 1.2 reader: refused, as 0x10 is. */
+static void test_leading_zeros(void **state)
+{
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 010}]\n",
+		     "t.yaml:6: Service default/s: spec.ports[0].port",
+		     "must be an integer without leading zeros, got the value \"010\"");
+	expect_error(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: 08}]\n", "spec.ports[0].targetPort",
+		     "without leading zeros");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1, weight: 00}]\n",
+		     "backendRefs[0].weight", "without leading zeros");
+	expect_error(ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1, weight: -01}]\n",
+		     "backendRefs[0].weight", "without leading zeros");
+	diags_clear(&C.d);
+	/* 0 itself is a number like any other */
+	expect_ok(SVC_HEAD "spec:\n  ports: [{port: 1, targetPort: 0}]\n---\n"
+		  ROUTE_HEAD "spec:\n  rules:\n  - backendRefs: [{name: a, port: 10, weight: 0}]\n");
+	assert_int_equal(C.s->routes[0].rules[0].refs[0].weight, 0);
+	assert_int_equal(C.s->routes[0].rules[0].refs[0].port, 10);
+}
+
+/* YAML 1.1's `<<` would merge fields nftgate cannot see; it is refused where it is written
+ * instead of surfacing as "port: is required". A quoted "<<" is an ordinary key. */
+static void test_merge_keys_refused(void **state)
+{
+	assert_int_equal(load(SVC_HEAD "spec:\n  ports:\n  - <<: {port: 1}\n"), -EINVAL);
+	assert_true(has_error("t.yaml:7", "YAML merge keys (<<) are not supported"));
+	assert_true(no_error("port", "is required"));
+	assert_int_equal(C.d.n, 1);
+	diags_clear(&C.d);
+	expect_ok(SVC_HEAD "spec:\n  ports: [{port: 1, \"<<\": x}]\n");
+}
+
+/* ---------- byte limits ---------- */
+
+/* max_doc_bytes counts bytes: 4-byte UTF-8 characters count 4 each (libyaml's marks count
+ * characters), in UTF-16 input 2 each, and a document after a wide one is measured from its
+ * own first byte. */
+static void test_doc_limit_counts_bytes(void **state)
+{
+	static const char head[] = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  annotations: {x: '";
+	struct read_limits lim = read_limits_default;
+	char buf[1024], u16[512];
+	size_t o, n16 = 0;
+
+	/* 98 characters, 188 bytes (annotations are not read: the limit alone refuses it) */
+	o = (size_t)snprintf(buf, sizeof(buf), "%s", head);
+	for (int i = 0; i < 30; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\xf0\x9f\x98\x80");
+	snprintf(buf + o, sizeof(buf) - o, "'}\n");
+	lim.max_doc_bytes = 150;
+	assert_int_equal(load_lim(buf, &lim), -E2BIG);
+	assert_true(has_error("t.yaml:", "document is larger than 150 bytes (limit max_doc_bytes)"));
+	diags_clear(&C.d);
+	lim.max_doc_bytes = 200;
+	assert_int_equal(load_lim(buf, &lim), 0);
+
+	/* a first document of 118 bytes (85 characters), then one of 118 bytes from its "---":
+	 * measured from its own first byte, not from the first one's character count */
+	o = (size_t)snprintf(buf, sizeof(buf), "%s", head);
+	for (int i = 0; i < 11; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "\xf0\x9f\x98\x80");
+	o += (size_t)snprintf(buf + o, sizeof(buf) - o, "'}\n---\napiVersion: v1\nkind: Namespace\n"
+			      "metadata:\n  name: b\n  annotations: {x: '%040d'}\n", 0);
+	lim.max_doc_bytes = 125;
+	assert_int_equal(load_lim(buf, &lim), 0);
+	assert_string_equal(C.s->namespaces[C.s->n_namespaces - 1].m.name, "b");
+
+	/* UTF-16LE with a byte order mark: 51 characters, 102 bytes after the mark */
+	u16[n16++] = (char)0xff;
+	u16[n16++] = (char)0xfe;
+	for (const char *p = "apiVersion: v1\nkind: Namespace\nmetadata: {name: c}\n"; *p; p++) {
+		u16[n16++] = *p;
+		u16[n16++] = 0;
+	}
+	lim.max_doc_bytes = 80;
+	assert_int_equal(store_load_buffer(C.s, "t.yaml", u16, n16, &lim, &C.d), -E2BIG);
+	assert_true(has_error("t.yaml:", "limit max_doc_bytes"));
+	diags_clear(&C.d);
+	lim.max_doc_bytes = 110;
+	assert_int_equal(store_load_buffer(C.s, "t.yaml", u16, n16, &lim, &C.d), 0);
+	assert_int_equal(C.s->n_namespaces, 4);
+	assert_string_equal(C.s->namespaces[3].m.name, "c");
+	lim.max_doc_bytes = 101;
+	assert_int_equal(store_load_buffer(C.s, "t.yaml", u16, n16, &lim, &C.d), -E2BIG);
+}
+
+/* A byte libyaml refuses (a raw NUL here) is reported at its own line, not line 1. */
+static void test_bad_byte_located(void **state)
+{
+	static const char doc[] = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {x: \"a\0b\"}}\n";
+
+	assert_int_equal(store_load_buffer(C.s, "t.yaml", doc, sizeof(doc) - 1, NULL, &C.d), -EINVAL);
+	assert_true(has_error("t.yaml:3: ", "control characters are not allowed (0x00 at byte 65)"));
+}
+
+/* ---------- what was read ---------- */
+
+/* Per input: objects added by kind, documents of other kinds, documents refused. */
+static void test_input_counts(void **state)
+{
+	const struct store_input *in;
+
+	assert_int_equal(load(NS_DOC_T("a") "---\n" SVC_HEAD SVC_PORTS "---\n"
+			      "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n---\n"
+			      NS_DOC_T("Bad") "---\napiVersion: v1\nkind: List\nitems:\n"
+			      "- {apiVersion: v1, kind: Namespace, metadata: {name: b}}\n"
+			      "- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n"
+			      "- {apiVersion: v2, kind: Service, metadata: {name: x}}\n"), -EINVAL);
+	assert_int_equal(C.s->n_inputs, 1);
+	in = &C.s->inputs[0];
+	assert_string_equal(in->name, "t.yaml");
+	assert_ptr_equal(C.s->namespaces[0].m.loc.file, in->name);
+	assert_int_equal(in->objects[KIND_NAMESPACE], 2);
+	assert_int_equal(in->objects[KIND_SERVICE], 1);
+	assert_int_equal(in->objects[KIND_GATEWAY], 0);
+	assert_int_equal(in->other, 2);
+	assert_int_equal(in->refused, 2);
+	assert_int_equal(store_load_buffer(C.s, "u.yaml", "", 0, NULL, &C.d), 0);
+	assert_int_equal(C.s->n_inputs, 2);
+	assert_string_equal(C.s->inputs[1].name, "u.yaml");
+	assert_int_equal(C.s->inputs[1].objects[KIND_NAMESPACE] + C.s->inputs[1].other, 0);
+}
+
+/* The store keeps its own capacity (no allocator guessing) and grows it geometrically. */
+static void test_store_capacity_tracked(void **state)
+{
+	char buf[128];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(buf, sizeof(buf), "apiVersion: v1\nkind: Namespace\nmetadata: {name: n%d}\n", i);
+		expect_ok(buf);
+		assert_true(C.s->cap[KIND_NAMESPACE] >= C.s->n_namespaces);
+		assert_true(C.s->cap[KIND_NAMESPACE] <= 2 * C.s->n_namespaces + 8);
+	}
+	for (int i = 0; i < 100; i++) {
+		snprintf(buf, sizeof(buf), "n%d", i);
+		assert_string_equal(C.s->namespaces[i].m.name, buf);
+	}
+	assert_int_equal(C.s->cap[KIND_SERVICE], 0);
+}
+
+/* Nine Namespaces, so that the store's array grows twice (at the 1st and the 9th). */
+static int load_nine(void *ctx)
+{
+	struct store *s = store_new();
+	struct diags d = { 0 };
+	char buf[1024];
+	size_t o = 0;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	for (int i = 0; i < 9; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "---\napiVersion: v1\nkind: Namespace\n"
+				      "metadata: {name: n%d, labels: {a: b}}\n", i);
+	r = store_load_buffer(s, "t.yaml", buf, o, NULL, &d);
+	/* what was added before a failure is whole */
+	for (size_t i = 0; i < s->n_namespaces; i++)
+		assert_int_equal(s->namespaces[i].m.labels.n, 2);
+	if (r == 0 && (s->n_namespaces != 9 || d.n))
+		r = -EINVAL;
+	diags_clear(&d);
+	store_free(s);
+	return r;
+}
+
+/* Every allocation of a load failing in turn, the store's own growth included: each run
+ * returns -ENOMEM and leaks nothing (LeakSanitizer, `make asan`): an object that could not
+ * be appended is freed with everything it owns. */
+static void test_load_allocation_failures(void **state)
+{
+	assert_true(alloc_fail_each("store_load_buffer(9 Namespaces)", load_nine, NULL, NULL) > 0);
+}
+
 /* ---------- paths and upstream manifests ---------- */
 
 static const char *shared_dir(void)
@@ -1106,6 +1428,73 @@ static void test_directory_input(void **state)
 	assert_non_null(strstr(C.s->namespaces[1].m.loc.file, "/b.yml"));
 }
 
+/* A FIFO or a device named *.yaml in a directory would hang the reader (opening a FIFO waits
+ * for a writer) or feed it forever: only regular files are read from a directory, each other
+ * entry is skipped with a note that names it. A hang is the bug, so a watchdog turns one into
+ * a failure instead of a stuck run (it measures nothing). */
+static void test_directory_skips_non_regular(void **state)
+{
+	char dir[] = "/tmp/nftgate-test-fifo-XXXXXX", path[600], cmd[700], want[2048];
+	char *text;
+
+	assert_non_null(mkdtemp(dir));
+	write_file(dir, "a.yaml", NS_DOC("a"));
+	snprintf(path, sizeof(path), "%s/b.yaml", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(path, sizeof(path), "%s/c.yml", dir);
+	assert_int_equal(symlink("/dev/null", path), 0);
+	write_file(dir, "d.json", "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", "
+		   "\"metadata\": {\"name\": \"d\"}}");
+	alarm(60);
+	C.r = store_load_path(C.s, dir, NULL, &C.d);
+	alarm(0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	if (C.r || C.d.n)
+		diags_print(&C.d, stderr);
+	assert_int_equal(C.r, 0);
+	assert_int_equal(C.s->n_namespaces, 2);
+	assert_string_equal(C.s->namespaces[1].m.name, "d");
+	text = printed(diags_print_notes);
+	snprintf(want, sizeof(want), "%s/b.yaml: note: skipped: a FIFO, not a regular file\n"
+		 "%s/c.yml: note: skipped: a character device, not a regular file\n", dir, dir);
+	assert_string_equal(text, want);
+	free(text);
+}
+
+/* Named directly, a pipe is read (what `-f <(...)` gives), a FIFO without a writer reads as
+ * empty at once instead of waiting, and a device is refused. */
+static void test_special_files_named_directly(void **state)
+{
+	static const char text[] = NS_DOC("from-pipe");
+	char dir[] = "/tmp/nftgate-test-fifo-XXXXXX", path[600], cmd[700];
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	close(p[1]);
+	snprintf(path, sizeof(path), "/dev/fd/%d", p[0]);
+	assert_int_equal(store_load_path(C.s, path, NULL, &C.d), 0);
+	close(p[0]);
+	assert_int_equal(C.s->n_namespaces, 1);
+	assert_string_equal(C.s->namespaces[0].m.name, "from-pipe");
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/in.yaml", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(60); /* a watchdog, as above */
+	C.r = store_load_path(C.s, path, NULL, &C.d);
+	alarm(0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(C.r, 0);
+	assert_int_equal(C.d.n, 0);
+
+	assert_int_equal(store_load_path(C.s, "/dev/null", NULL, &C.d), -EINVAL);
+	assert_true(has_error("/dev/null:0: ", "cannot be read: a character device"));
+	assert_int_equal(C.s->n_namespaces, 1);
+}
+
 /* "-" reads standard input; errors name it "-". */
 static void test_stdin_input(void **state)
 {
@@ -1161,6 +1550,11 @@ int main(void)
 		T(test_limits), T(test_store_check_duplicates), T(test_upstream_basic_tcp),
 		T(test_upstream_conformance_base), T(test_upstream_conformance_tests_dir),
 		T(test_directory_input), T(test_stdin_input), T(test_path_errors),
+		T(test_every_error_located), T(test_control_bytes_escaped), T(test_diag_quote),
+		T(test_nul_refused), T(test_leading_zeros), T(test_merge_keys_refused),
+		T(test_doc_limit_counts_bytes), T(test_bad_byte_located), T(test_input_counts),
+		T(test_store_capacity_tracked), T(test_directory_skips_non_regular),
+		T(test_special_files_named_directly), T(test_load_allocation_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
