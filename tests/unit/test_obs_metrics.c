@@ -371,7 +371,7 @@ static void daemon_families(void **state)
 	}
 	for (p = text; (p = strstr(p, "# TYPE ")); p++)
 		n_types++;
-	assert_int_equal(n_types, 15);
+	assert_int_equal(n_types, 16);
 	assert_non_null(strstr(text, "nftgate_route_connections_total{namespace=\"default\","
 				     "route=\"tcp-app-1\",gateway=\"default/my-tcp-gateway\","
 				     "listener=\"foo\"} 12\n"));
