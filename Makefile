@@ -154,6 +154,12 @@ bench: deps
 	$(MAKE) all
 	$(PYTHON) bench/read_resolve_bench.py --nftgate $(BUILD)/nftgate
 	$(PYTHON) bench/apply_bench.py --nftgate $(BUILD)/nftgate
+	$(PYTHON) bench/daemon_bench.py --nftgate $(BUILD)/nftgate
+
+# `nftgate run` alone: change latency, commit cost, memory, restarts (root; docs/benchmarks.md)
+bench-daemon: deps
+	$(MAKE) all
+	$(PYTHON) bench/daemon_bench.py --nftgate $(BUILD)/nftgate
 
 install: $(BUILD)/nftgate
 	install -D -m 0755 $(BUILD)/nftgate $(DESTDIR)$(BINDIR)/nftgate
@@ -172,7 +178,7 @@ install: $(BUILD)/nftgate
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all faults deps unit asan e2e-asan clang fuzz e2e check test demo bench install clean
+.PHONY: all faults deps unit asan e2e-asan clang fuzz e2e check test demo bench bench-daemon install clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

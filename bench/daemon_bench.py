@@ -278,20 +278,23 @@ class Monitor(Lines):
     def __init__(self, a, ns, procs):
         super().__init__(ns.cmd([a.nft, "monitor"]), "stdout", None, procs)
 
-    def wait_ready(self, a, ns, timeout=60.0):
+    def wait_ready(self, a, ns, timeout=180.0):
         """Bounded: commits (adds and deletes) a foreign table until the monitor reports it,
-        so it is subscribed."""
+        so it is subscribed. nft monitor first lists the ruleset (seconds at 10k), and a
+        commit during that listing restarts it: the waits between probes double."""
         deadline = time.monotonic() + timeout
+        wait = 0.5
         while True:
             m = self.mark()
             subprocess.run(ns.cmd([a.nft, "add table inet nftgate_bench_probe; "
                                    "delete table inet nftgate_bench_probe"]), check=True)
             try:
-                self.wait(lambda s: "nftgate_bench_probe" in s, m, 1.0, "monitor line")
+                self.wait(lambda s: "nftgate_bench_probe" in s, m, wait, "monitor line")
                 return
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise
+            wait = min(wait * 2, 32.0)
 
     def newgen(self, pid, since, timeout):
         """Arrival of the first NEWGEN by pid at index >= since, and the lines before it."""
