@@ -61,7 +61,9 @@ static int build_restore(const struct snapshot *s, uint32_t seq, const uint32_t 
 	return 0;
 }
 
-/* One fenced transaction: read the generation, build, send, read the outcome. */
+/* One fenced transaction: build, read the generation, send, read the outcome. The restore
+ * does not depend on what the ruleset holds, so the fence is read last: between it and the
+ * send only the other programs' commits of those few microseconds refuse the batch. */
 static int restore_once(const struct kernel_session *ks, const struct cli *c,
 			const struct snapshot *s, struct restore *o, struct nft_error *e)
 {
@@ -70,11 +72,13 @@ static int restore_once(const struct kernel_session *ks, const struct cli *c,
 	int r;
 
 	memset(o, 0, sizeof(*o));
-	r = nl_getgen(ks->nl, &o->genid, e);
-	if (r >= 0)
-		r = build_restore(s, nl_seq_reserve(ks->nl, 1u << 24), &o->genid, &nb, e);
-	if (r < 0)
+	r = build_restore(s, nl_seq_reserve(ks->nl, 1u << 24), &o->genid, &nb, e);
+	if (r >= 0 && (r = nl_getgen(ks->nl, &o->genid, e)) >= 0)
+		batch_set_fence(nb, o->genid);
+	if (r < 0) {
+		batch_free(nb);
 		return r;
+	}
 	seam_at(c->seams, SEAM_BEFORE_SEND, ks->nl, NULL);
 	r = nl_send_batch(ks->nl, nb->b, nb->n, nb->seq_base + (uint32_t)nb->n - 1, &acks, e);
 	o->sent = r == 0 || r == NL_SENT_UNKNOWN;

@@ -179,6 +179,24 @@ class Daemon(Lines):
             raise RuntimeError("expected a reconcile, got:\n" + self.tail())
         return t, e
 
+    def cpu_ticks(self):
+        with open("/proc/%d/stat" % self.pid, encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])   # utime + stime
+
+    def wait_idle(self, timeout=120.0, quiet=0.2):
+        """Bounded: until the daemon has used no CPU for `quiet` seconds (work a SIGHUP
+        starts after its reconcile line, the drift check's dump, is then over)."""
+        deadline = time.monotonic() + timeout
+        last, since = self.cpu_ticks(), time.monotonic()
+        while time.monotonic() - since < quiet:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon did not go idle within %.0f s" % timeout)
+            time.sleep(0.02)
+            now = self.cpu_ticks()
+            if now != last:
+                last, since = now, time.monotonic()
+
     def memory(self):
         """VmRSS and VmHWM in MiB, read only once the pid is the daemon itself."""
         exe = os.readlink("/proc/%d/exe" % self.pid)
@@ -576,6 +594,7 @@ def bench_size(a, n, work):
             res["same"] = summarize_changes(rows)
             hup = []
             for _ in range(3):
+                dm.wait_idle()
                 m = dm.mark()
                 t0 = time.monotonic()
                 dm.proc.send_signal(signal.SIGHUP)
@@ -584,6 +603,7 @@ def bench_size(a, n, work):
                             "bytes": e["bytes"], "replaced": e["replaced"],
                             "changes": e["changes"]})
             res["hup"] = summarize_changes(hup)
+            dm.wait_idle()
             mon = Monitor(a, ns, procs)
             try:
                 mon.wait_ready(a, ns)
@@ -716,12 +736,14 @@ def report(results, a):
                      "%.2f" % (r["cold_start"]["s"] / ap["cold"]["wall"])))
     rr.print_table(rows)
     print("each restart: s, messages (a restart that adopts sends 0; 'replaced' ones sent the "
-          "whole table):")
+          "whole table); median of those that adopted:")
     for r in results:
         for key in ("term", "kill"):
-            print("  N=%d %s: %s" % (r["n"], "record" if key == "term" else "kill -9",
-                                     ", ".join("%.3f s %d" % (x["s"], x["msgs"])
-                                               for x in r["restart"][key])))
+            ok = [x["s"] for x in r["restart"][key] if not x["replaced"]]
+            print("  N=%d %s: %s; adopted: %s s" % (
+                r["n"], "record" if key == "term" else "kill -9",
+                ", ".join("%.3f s %d" % (x["s"], x["msgs"]) for x in r["restart"][key]),
+                f3(med(ok))))
     print()
     for r in results:
         for key, label in (("term", "restart after SIGTERM"), ("kill", "restart after kill -9")):

@@ -132,8 +132,12 @@ int batch_start(const char *table, uint32_t seq_base, const uint32_t *genid,
 	zero_new_page(nb);
 	nlh = nftnl_batch_begin(nftnl_batch_buffer(nb->b), seq_base);
 	nlh->nlmsg_flags |= NLM_F_ACK; /* ACKed by kernels >= 6.10 */
-	if (genid)
+	if (genid) {
+		struct nlattr *a = (struct nlattr *)((char *)nlh + nlh->nlmsg_len);
+
 		mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(*genid));
+		nb->fence = mnl_attr_get_payload(a);
+	}
 	r = msg_push(nb, nlh, W_BEGIN, 0, 0, 0);
 	if (r < 0)
 		goto fail;
@@ -156,6 +160,13 @@ int batch_finish(struct nft_batch *nb)
 	nlh = nftnl_batch_end(nftnl_batch_buffer(nb->b), next_seq(nb));
 	nlh->nlmsg_flags |= NLM_F_ACK; /* ACKed only after a successful commit (>= 6.10) */
 	return msg_push(nb, nlh, W_END, 0, 0, 0);
+}
+
+void batch_set_fence(struct nft_batch *nb, uint32_t genid)
+{
+	uint32_t be = htonl(genid);
+
+	memcpy(nb->fence, &be, sizeof(be)); /* the page is only byte-aligned for us */
 }
 
 struct nft_batch *batch_free(struct nft_batch *nb)

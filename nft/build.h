@@ -49,6 +49,7 @@ struct batch_msg {
 
 struct nft_batch {
 	struct nftnl_batch *b;
+	uint32_t *fence;         /* BEGIN's NFNL_BATCH_GENID payload, or NULL (no fence) */
 	uint32_t seq_base;       /* message i has seq seq_base + i */
 	struct batch_msg *msgs;
 	size_t n, cap;
@@ -90,6 +91,9 @@ void *batch_next_buf(struct nft_batch *nb);
 int batch_commit_msg(struct nft_batch *nb, struct nlmsghdr *nlh, enum batch_what what,
 		     uint32_t index);
 int batch_finish(struct nft_batch *nb);
+/* Sets the generation a fenced batch (batch_start() with a genid) commits against: a batch
+ * built first and fenced just before it is sent leaves others the least time to move it. */
+void batch_set_fence(struct nft_batch *nb, uint32_t genid);
 
 struct nft_batch *batch_free(struct nft_batch *nb);
 

@@ -339,6 +339,8 @@ static void daemon_families(void **state)
 		"# TYPE nftgate_reconcile_duration_seconds histogram",
 		"nftgate_reconcile_duration_seconds_bucket{le=\"0.0005\"} 0",
 		"nftgate_reconcile_duration_seconds_count 0",
+		"# TYPE nftgate_reconcile_failures_total counter",
+		"nftgate_reconcile_failures_total 0",
 		"# TYPE nftgate_reconcile_netlink_messages histogram",
 		"# TYPE nftgate_route_bytes_total counter",
 		"# TYPE nftgate_route_connections_total counter",
