@@ -155,11 +155,14 @@ int cat_elem_cmp_key(const struct cat_elem *a, const struct cat_elem *b)
 	return (a->key_len > b->key_len) - (a->key_len < b->key_len);
 }
 
+/* Packed elements are the same when their bytes are: header (lengths, jump), key, data,
+ * reference and comment lie in one run (cat_set_add()). */
 bool cat_elem_same(const struct cat_elem *a, const struct cat_elem *b)
 {
-	return !cat_elem_cmp_key(a, b) && a->data_len == b->data_len &&
-	       !memcmp(a->data, b->data, a->data_len) && a->jump == b->jump &&
-	       !strcmp(a->ref, b->ref) && !strcmp(a->comment, b->comment);
+	const uint8_t *pa = a->key - ELEM_HDR, *pb = b->key - ELEM_HDR;
+	size_t body = (size_t)pa[0] + pa[1] + pa[3] + 1 + (pa[4] | (size_t)pa[5] << 8);
+
+	return !memcmp(pa, pb, ELEM_HDR) && !memcmp(pa + ELEM_HDR, pb + ELEM_HDR, body);
 }
 
 static int cmp_off(const void *x, const void *y, void *arena)

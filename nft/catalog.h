@@ -81,7 +81,8 @@ void cat_set_get(const struct cat_set *s, size_t i, struct cat_elem *ret);
 /* Orders two elements by key (the kernel's notion of "the same element"). */
 int cat_elem_cmp_key(const struct cat_elem *a, const struct cat_elem *b);
 
-/* True when a and b are the same element in every respect the kernel keeps. */
+/* True when a and b (both from cat_set_get()) are the same element in every respect the
+ * kernel keeps. */
 bool cat_elem_same(const struct cat_elem *a, const struct cat_elem *b);
 
 /* The counter called name, or NULL. */

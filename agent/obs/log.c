@@ -201,7 +201,7 @@ static void put_key(struct strbuf *b, enum log_format f, const char *key)
 static void put_double(struct strbuf *b, enum log_format f, double d)
 {
 	if (isfinite(d))
-		strbuf_printf(b, "%.15g", d);
+		strbuf_printf(b, "%.6g", d); /* durations: µs of a reconcile, not float noise */
 	else if (f == LOG_FORMAT_JSON)
 		strbuf_puts(b, "null");
 	else

@@ -106,6 +106,8 @@ static void logfmt_line_is_exact(void **state)
 	fx_open(&f, LOG_FORMAT_LOGFMT, LOG_LEVEL_DEBUG);
 	log_info(f.lg, "reconcile", LOG_UINT("msgs", 4), LOG_DOUBLE("ms", 0.8));
 	fx_expect(&f, "ts=" TS " level=info msg=reconcile msgs=4 ms=0.8\n");
+	log_info(f.lg, "reconcile", LOG_DOUBLE("ms", 287963274.000213 / 1e6));
+	fx_expect(&f, "ts=" TS " level=info msg=reconcile ms=287.963\n"); /* six digits */
 	log_error(f.lg, "apply failed", LOG_INT("delta", -3), LOG_BOOL("retry", true),
 		  LOG_ERRNO("error", -EPERM));
 	fx_expect(&f, "ts=" TS " level=error msg=\"apply failed\" delta=-3 retry=true "
