@@ -711,9 +711,39 @@ static uint32_t *fill(uint32_t *at, uint32_t count, uint32_t mark)
 	return at;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Fills the slots of sh's endpoints of `family` in the order of their indexes, not of
+ * their addresses: a pod replaced by one at another address takes the freed index, and so
+ * the same slots, and only its endpoint element changes. counts holds a count per unit;
+ * *u is advanced past sh's units. Returns the end of the filled slots, or NULL (-ENOMEM). */
+static uint32_t *fill_share(uint32_t *at, const struct lay_share *sh, int family,
+			    const uint32_t *counts, size_t *u)
+{
+	const struct plan_share *s = sh->share;
+	uint32_t *order = calloc(family_count(s, family), sizeof(*order));
+	size_t n = 0;
+
+	if (!order)
+		return NULL;
+	for (size_t e = 0; e < s->n_endpoints; e++)
+		if (s->endpoints[e].family == family)
+			order[n++] = mark_of(sh, e);
+	qsort(order, n, sizeof(*order), cmp_u32);
+	for (size_t i = 0; i < n; i++)
+		at = fill(at, counts[(*u)++], order[i]);
+	free(order);
+	return at;
+}
+
 /* Slots of one (listener, family): shares [first, first + n) of rs->shares, all with
- * weight > 0. Units are endpoints of that family (in plan order, each with its own,
- * stable index), or one reset unit for a share that has none (or is a reject share). */
+ * weight > 0. Units are endpoints of that family (in the order of their own, stable
+ * index), or one reset unit for a share that has none (or is a reject share). */
 static int slot_table(struct lay_builder *b, size_t first, size_t n, int family,
 		      uint32_t **ret_marks, uint32_t *ret_n)
 {
@@ -746,16 +776,17 @@ static int slot_table(struct lay_builder *b, size_t first, size_t n, int family,
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct lay_share *sh = &rs->shares[first + i];
-		const struct plan_share *s = sh->share;
 
 		if (!units_of(sh, family)) {
 			sh->rejects |= counts[u] > 0;
 			at = fill(at, counts[u++], sh->id << LAYOUT_SHARE_SHIFT | LAYOUT_REJECT);
 			continue;
 		}
-		for (size_t e = 0; e < s->n_endpoints; e++)
-			if (s->endpoints[e].family == family)
-				at = fill(at, counts[u++], mark_of(sh, e));
+		at = fill_share(at, sh, family, counts, &u);
+		if (!at) {
+			r = -ENOMEM;
+			goto out;
+		}
 	}
 	*ret_marks = marks;
 	*ret_n = total;
@@ -840,13 +871,6 @@ static int cmp_endpoint(const void *a, const void *b)
 	const struct lay_endpoint *x = a, *y = b;
 
 	return x->mark < y->mark ? -1 : x->mark > y->mark;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* The distinct slot counts of kind k, ascending: one pick chain each. */

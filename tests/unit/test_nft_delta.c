@@ -14,6 +14,7 @@
 
 #include "nft/catalog.h"
 #include "nft/delta.h"
+#include "nft/ids.h"
 #include "tests/unit/test_nft_plans.h"
 
 static struct ruleset *build(const struct plan *p, bool masq)
@@ -138,6 +139,43 @@ static void one_endpoint_removed_is_a_few_messages(void **state)
 	ruleset_free(rs1);
 }
 
+/* A pod replaced by one at another address (a rollout): the newcomer takes the freed
+ * index and so the same slots; only its endpoint element changes, although its address
+ * sorts after the others'. */
+static void replaced_pod_changes_its_endpoint_only(void **state)
+{
+	static struct plan_endpoint rolled[] = {
+		V4(10, 244, 1, 11, 7000), V4(10, 244, 1, 99, 7000), V6(0x10, 7000), V6(0x11, 7000),
+	};
+	struct plan_share sh = basic_foo_shares[0];
+	struct plan_listener ls[2] = { basic_listeners[0], basic_listeners[1] };
+	struct plan after = { ls, 2 };
+	struct ruleset *rs0 = build(&plan_basic, true), *rs1 = NULL;
+	struct catalog *have = NULL, *want = NULL;
+	struct lay_ids *ids = NULL;
+	struct nft_error e = { 0 };
+	struct delta *d = NULL;
+	char line[256];
+
+	sh.endpoints = rolled;
+	ls[1].shares = &sh;
+	assert_int_equal(lay_ids_from_ruleset(rs0, &ids), 0);
+	assert_int_equal(layout_build_from(&after, "nftgate", true, ids, &rs1, &e), 0);
+	assert_int_equal(catalog_from_ruleset(rs0, &have), 0);
+	assert_int_equal(catalog_from_ruleset(rs1, &want), 0);
+	assert_int_equal(delta_build(have, want, rs1, 100, NULL, &d, &e), 0);
+	assert_non_null(d->nb);
+	delta_stats_format(&d->st, line, sizeof(line));
+	assert_string_equal(line, "endpoint4 +0 -0 ~1");
+	assert_int_equal(d->nb->n, 4); /* BEGIN, its delete, its add, END */
+	delta_free(d);
+	catalog_free(have);
+	catalog_free(want);
+	lay_ids_free(ids);
+	ruleset_free(rs0);
+	ruleset_free(rs1);
+}
+
 static void masquerade_change_needs_replace(void **state)
 {
 	struct ruleset *rs0 = build(&plan_basic, true), *rs1 = build(&plan_basic, false);
@@ -215,6 +253,7 @@ int main(void)
 		cmocka_unit_test(agree_never),
 		cmocka_unit_test(equal_tables_give_no_transaction),
 		cmocka_unit_test(one_endpoint_removed_is_a_few_messages),
+		cmocka_unit_test(replaced_pod_changes_its_endpoint_only),
 		cmocka_unit_test(masquerade_change_needs_replace),
 		cmocka_unit_test(absent_table_needs_replace),
 		cmocka_unit_test(stale_pick_chains_are_collected_later),
