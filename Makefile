@@ -42,6 +42,8 @@ ALLOC_WRAP := malloc calloc realloc reallocarray strdup strndup vasprintf asprin
 UNIT_LDFLAGS = $(foreach f,$(ALLOC_WRAP),-Wl,--wrap=$(f))
 # The netlink test's fake kernel answers, counts and fails the socket's receives.
 $(BUILD)/tests/test_nft_netlink: UNIT_LDFLAGS += -Wl,--wrap=recv -Wl,--wrap=recvmsg
+# The events test scripts the notification socket's receives, and joins no group.
+$(BUILD)/tests/test_nft_events: UNIT_LDFLAGS += -Wl,--wrap=recv -Wl,--wrap=mnl_socket_setsockopt
 
 ifeq ($(V),1)
 Q =

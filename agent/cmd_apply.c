@@ -232,27 +232,6 @@ static bool outcome_unknown(const struct attempt *a, int r)
 	return a->sent && r == NL_SENT_UNKNOWN && !a->acks.n_errors;
 }
 
-/* The committed record of this table in this netns, or NULL: a missing, unreadable or
- * damaged record, or one of another table, boot or netns, only means a full dump. */
-static struct snapshot *load_record(const struct kernel_session *ks, const char *table)
-{
-	struct nl_netns_id there;
-	struct snapshot *rec = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-
-	if (!ks->has_ns ||
-	    statedir_record_read(ks->dirfd, table, SNAPSHOT_MAX_BYTES, &buf, &len, NULL) < 0)
-		return NULL;
-	if (record_decode(buf, len, &there, &rec, NULL) < 0)
-		rec = NULL;
-	free(buf);
-	if (rec && (strcmp(rec->table, table) || strcmp(ks->ns.boot, there.boot) ||
-		    ks->ns.cookie != there.cookie))
-		rec = snapshot_free(rec);
-	return rec;
-}
-
 /* The replies were lost: ask the kernel. Returns EXIT_OK when the transaction proves to
  * have committed (the caller goes on as after any commit), else the exit status, having
  * said what happened. The snapshot is kept (as history) whenever the batch may have
@@ -343,7 +322,7 @@ static int apply_kernel(const struct cli *c, const struct ruleset *rs)
 	if (r >= 0)
 		r = history_settle_pending(&ks, c->state_dir, c->table, &e);
 	if (r >= 0)
-		rec = load_record(&ks, c->table);
+		rec = kernel_session_load_record(ks.dirfd, ks.has_ns ? &ks.ns : NULL, c->table);
 	for (int tries = 0; r >= 0 && tries < APPLY_TRIES; tries++) {
 		nft_error_set(&e, 0, "%s", "");
 		r = attempt_once(&ks, c, rs, &rec, &a, &e);

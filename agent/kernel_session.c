@@ -78,3 +78,23 @@ void kernel_session_record(const struct kernel_session *ks, const struct snapsho
 			  "dump the table", e.msg[0] ? e.msg : strerror(-r));
 	free(buf);
 }
+
+struct snapshot *kernel_session_load_record(int dirfd, const struct nl_netns_id *ns,
+					    const char *table)
+{
+	struct nl_netns_id there;
+	struct snapshot *rec = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (dirfd < 0 || !ns ||
+	    statedir_record_read(dirfd, table, SNAPSHOT_MAX_BYTES, &buf, &len, NULL) < 0)
+		return NULL;
+	if (record_decode(buf, len, &there, &rec, NULL) < 0)
+		rec = NULL;
+	free(buf);
+	if (rec && (strcmp(rec->table, table) || strcmp(ns->boot, there.boot) ||
+		    ns->cookie != there.cookie))
+		rec = snapshot_free(rec);
+	return rec;
+}

@@ -2,7 +2,8 @@
 /*
  * What apply and rollback both need before touching the kernel: a netlink socket, a kernel
  * that has every feature the layout uses, the state directory, and which network namespace
- * the socket talks to; and what both do after a commit: write the committed record.
+ * the socket talks to; and what both do after a commit: write the committed record. Apply
+ * and `nftgate run` read that record back the same way (kernel_session_load_record).
  */
 #ifndef NFTGATE_AGENT_KERNEL_SESSION_H
 #define NFTGATE_AGENT_KERNEL_SESSION_H
@@ -40,5 +41,15 @@ void kernel_session_close(struct kernel_session *ks);
  * note on stderr. Nothing is written when the namespace cannot be named. */
 void kernel_session_record(const struct kernel_session *ks, const struct snapshot *content,
 			   uint32_t genid);
+
+/* The counterpart of kernel_session_record: the committed record of table in the state
+ * directory dirfd, when it was written for that table in the network namespace and boot ns
+ * names (the socket's, nl_netns_id()). NULL when there is none, or it cannot be read or
+ * decoded, or it is another table's, boot's or namespace's, and when dirfd is -1 or ns is
+ * NULL (the namespace cannot be named): any of these only means a dump of the table. The
+ * snapshot is the caller's to free; whether the kernel is still at its generation is the
+ * caller's to check (snapshot_take_from_record). */
+struct snapshot *kernel_session_load_record(int dirfd, const struct nl_netns_id *ns,
+					    const char *table);
 
 #endif

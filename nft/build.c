@@ -42,18 +42,23 @@ static uint32_t page_overrun(void)
 	return UINT16_MAX + (uint32_t)getpagesize();
 }
 
-/* libmnl 1.0.4 does not zero attribute padding: start every page zeroed so that the same
- * ruleset always gives the same bytes (golden tests, snapshots). */
-static void zero_new_page(struct nft_batch *nb)
+/* libmnl 1.0.4 does not zero attribute padding: every page is zeroed before messages are
+ * written into it, so that the same ruleset always gives the same bytes (golden tests,
+ * snapshots, the committed record). A page after the first starts with a copy of the
+ * message that overflowed the one before (nftnl_batch_update()): only the rest of it is
+ * zeroed. Pages are malloc()ed, so without this the padding of every message on them held
+ * whatever the heap held. */
+static void zero_rest_of_page(struct nft_batch *nb)
 {
-	if (nftnl_batch_buffer_len(nb->b) == 0)
-		memset(nftnl_batch_buffer(nb->b), 0, BATCH_PAGE + page_overrun());
+	memset(nftnl_batch_buffer(nb->b), 0,
+	       BATCH_PAGE + page_overrun() - nftnl_batch_buffer_len(nb->b));
 }
 
 static int msg_push(struct nft_batch *nb, struct nlmsghdr *nlh, enum batch_what what,
 		    uint8_t sub, uint32_t index, uint32_t index2)
 {
 	struct batch_msg *m;
+	char *next;
 
 	if (nb->n == nb->cap) {
 		size_t nc = nb->cap ? nb->cap * 2 : 256;
@@ -71,9 +76,13 @@ static int msg_push(struct nft_batch *nb, struct nlmsghdr *nlh, enum batch_what 
 	m->index2 = index2;
 	m->nlh = nlh;
 	nb->bytes += nlh->nlmsg_len;
-	/* a page is never moved: nlh stays valid until the batch is freed */
-	nftnl_batch_update(nb->b);
-	zero_new_page(nb);
+	/* a page is never moved: nlh stays valid until the batch is freed (when it overflowed
+	 * its page, a copy of it on the next page is what is sent) */
+	next = (char *)nlh + nlh->nlmsg_len;
+	if (nftnl_batch_update(nb->b) < 0)
+		return -ENOMEM; /* no next page: nothing more may be written */
+	if (nftnl_batch_buffer(nb->b) != next)
+		zero_rest_of_page(nb);
 	return 0;
 }
 
@@ -129,7 +138,7 @@ int batch_start(const char *table, uint32_t seq_base, const uint32_t *genid,
 	nb->b = nftnl_batch_alloc(BATCH_PAGE, page_overrun());
 	if (!nb->b)
 		goto fail;
-	zero_new_page(nb);
+	zero_rest_of_page(nb);
 	nlh = nftnl_batch_begin(nftnl_batch_buffer(nb->b), seq_base);
 	nlh->nlmsg_flags |= NLM_F_ACK; /* ACKed by kernels >= 6.10 */
 	if (genid) {

@@ -438,11 +438,79 @@ out:
 	return r;
 }
 
+/* A rule message's expressions as raw attributes, walked beside libnftnl's list of them
+ * (nftnl_rule_nlmsg_parse() makes one expression per NFTA_LIST_ELEM, in order, and fails
+ * on anything else in the list), for what libnftnl reads back wrong. */
+struct raw_exprs {
+	const struct nlattr *cur;
+	size_t left;
+};
+
+static void raw_exprs_init(struct raw_exprs *w, const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	w->cur = NULL;
+	w->left = 0;
+	/* of an attribute given twice libnftnl keeps the last: so does this walk */
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == NFTA_RULE_EXPRESSIONS) {
+			w->cur = mnl_attr_get_payload(a);
+			w->left = mnl_attr_get_payload_len(a);
+		}
+}
+
+/* The next NFTA_LIST_ELEM, or NULL after the last. */
+static const struct nlattr *raw_exprs_next(struct raw_exprs *w)
+{
+	const struct nlattr *a = w->cur;
+	size_t step;
+
+	if (!a || !mnl_attr_ok(a, (int)w->left)) /* left < 64 KiB: a message's attribute */
+		return NULL;
+	step = MNL_ALIGN(a->nla_len);
+	w->left = step < w->left ? w->left - step : 0;
+	w->cur = mnl_attr_next(a);
+	return a;
+}
+
+/* The set name of the objref expression el, no longer than its attribute (the kernel's
+ * dump ends it with a NUL, a batch's message does not) and cut at the first byte that
+ * cannot be in one of our set names: a message libnftnl parsed and built again carries
+ * what it read past the end ("share_reject\x08", the next attribute's length) inside
+ * the attribute. Returns its length, or -1 when el holds none. */
+static int raw_objref_set(const struct nlattr *el, const char **ret)
+{
+	static const char ident[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+	const struct nlattr *x, *y;
+	int n = -1;
+
+	if (!el)
+		return -1;
+	mnl_attr_for_each_nested(x, el) {
+		if (mnl_attr_get_type(x) != NFTA_EXPR_DATA)
+			continue;
+		mnl_attr_for_each_nested(y, x)
+			if (mnl_attr_get_type(y) == NFTA_OBJREF_SET_NAME) {
+				const char *p = mnl_attr_get_payload(y);
+				uint16_t len = mnl_attr_get_payload_len(y), k = 0;
+
+				while (k < len && p[k] && strchr(ident, p[k]))
+					k++;
+				*ret = p;
+				n = k;
+			}
+	}
+	return n;
+}
+
 /* What the kernel fills in when it stores an expression, left out so that the rule we send
  * and the rule a dump returns read the same (verified on 6.18; any other difference only
  * costs a full replace): a lookup's zero flags, and a nat's max registers and range flags,
- * which it derives from the min registers. */
-static int canonical_expr(const struct nftnl_expr *ex, char *buf, size_t len)
+ * which it derives from the min registers. raw is the expression's own attribute in the
+ * message (NULL when not found). */
+static int canonical_expr(const struct nftnl_expr *ex, const struct nlattr *raw, char *buf,
+			  size_t len)
 {
 	const char *name = nftnl_expr_get_str(ex, NFTNL_EXPR_NAME);
 
@@ -462,32 +530,38 @@ static int canonical_expr(const struct nftnl_expr *ex, char *buf, size_t len)
 				nftnl_expr_is_set(ex, NFTNL_EXPR_NAT_REG_PROTO_MIN) ?
 					(int)nftnl_expr_get_u32(ex, NFTNL_EXPR_NAT_REG_PROTO_MIN) : -1);
 	/* libnftnl 1.2.4 writes an objref's set name without its NUL (mnl_attr_put_str) and
-	 * reads it back with strdup, so the name parsed from a batch runs into the next
-	 * attribute; the kernel's dump has the NUL. Our set names are identifiers: the name
-	 * ends at the first byte that is not one. */
+	 * reads it back with strdup, so the name it parses from a batch's message (the
+	 * committed record, a layout's catalog) runs on past the attribute: into its padding
+	 * or the next attribute, whatever bytes are there. The kernel's dump has the NUL. So
+	 * the name is read from the message, bounded by its attribute's length: "route_traffic"
+	 * read as "route_traffich" made a table nftgate wrote look reshaped (a full replace). */
 	if (!strcmp(name, "objref") && nftnl_expr_is_set(ex, NFTNL_EXPR_OBJREF_SET_NAME)) {
-		const char *set = nftnl_expr_get_str(ex, NFTNL_EXPR_OBJREF_SET_NAME);
+		const char *set = "";
+		int n = raw_objref_set(raw, &set);
 
 		return snprintf(buf, len, "sreg %u set %.*s",
 				nftnl_expr_get_u32(ex, NFTNL_EXPR_OBJREF_SET_SREG),
-				(int)strspn(set, "abcdefghijklmnopqrstuvwxyz0123456789_"), set);
+				n < 0 ? 1 : n, n < 0 ? "?" : set);
 	}
 	return nftnl_expr_snprintf(buf, len, ex, NFTNL_OUTPUT_DEFAULT, 0);
 }
 
 /* The rule's expressions as nftnl prints them (nft --debug=netlink's notation), without
- * handle or position, which differ between a batch and a dump of the same rule. */
-static int rule_text(const struct nftnl_rule *rl, struct text *t)
+ * handle or position, which differ between a batch and a dump of the same rule. rl was
+ * parsed from nlh. */
+static int rule_text(const struct nftnl_rule *rl, const struct nlmsghdr *nlh, struct text *t)
 {
 	struct nftnl_expr_iter *it = nftnl_expr_iter_create(rl);
 	struct nftnl_expr *ex;
+	struct raw_exprs raw;
 	char buf[512];
 	int r = 0;
 
 	if (!it)
 		return -ENOMEM;
+	raw_exprs_init(&raw, nlh);
 	while (r >= 0 && (ex = nftnl_expr_iter_next(it))) {
-		int n = canonical_expr(ex, buf, sizeof(buf));
+		int n = canonical_expr(ex, raw_exprs_next(&raw), buf, sizeof(buf));
 
 		if (n < 0 || (size_t)n >= sizeof(buf)) {
 			r = -E2BIG;
@@ -528,7 +602,7 @@ static int parse_rule(struct parse *p, const struct nlmsghdr *nlh)
 	if (r >= 0)
 		r = text_str(&t, chain);
 	if (r >= 0)
-		r = rule_text(rl, &t);
+		r = rule_text(rl, nlh, &t);
 	if (r < 0)
 		goto out;
 	pick = is_pick(chain) ? pick_find(p->c, chain) : NULL;

@@ -113,7 +113,7 @@ static void end_of_transaction(struct nft_events_parser *ev, const struct nlmsgh
 
 	if (id && mnl_attr_get_payload_len(id) == 4)
 		seen->genid = ntohl(mnl_attr_get_u32(id));
-	if (ev->touched && who != (uint32_t)self) {
+	if (ev->touched && !ev->unsure && who != (uint32_t)self) {
 		seen->foreign = true;
 		snprintf(seen->who, sizeof(seen->who), "%.*s[%u]",
 			 name ? (int)strnlen(mnl_attr_get_payload(name),
@@ -163,7 +163,31 @@ int nft_events_parse(struct nft_events_parser *ev, const void *buf, size_t len, 
 	return left ? -EBADMSG : 0;
 }
 
-int nft_events_read(struct nft_events *ev, pid_t self, struct nft_events_seen *seen)
+/* Notifications were lost. The kernel reports ENOBUFS before the datagrams still queued,
+ * which may come from before or after the gap: the transaction being read may have lost
+ * its NEWGEN, and a later NEWGEN its first messages. Until this read ends no NEWGEN is
+ * taken as drift; the caller's check of the table covers those transactions. */
+static void lost(struct nft_events_parser *p, struct nft_events_seen *seen)
+{
+	seen->lost = true;
+	p->touched = false;
+	p->unsure = true;
+}
+
+/* The end of a read: the caller checks the table after it, when every transaction read so
+ * far has committed, so that check covers what was read since the gap, a transaction half
+ * read included. Read normally (EAGAIN), nothing is queued: what comes next was sent after
+ * the gap (a new overrun would be reported first), so it is told apart again. Read short
+ * (an error), the next read may still be of queued datagrams; they are told apart too
+ * rather than left unchecked, at worst a needless look at the table. */
+static void end_of_read(struct nft_events_parser *p)
+{
+	if (p->unsure)
+		p->touched = p->unsure = false;
+}
+
+/* Receives and parses until the socket is drained (0) or fails (-errno). */
+static int read_queued(struct nft_events *ev, pid_t self, struct nft_events_seen *seen)
 {
 	static char buf[65536] __attribute__((aligned(8)));
 
@@ -176,8 +200,7 @@ int nft_events_read(struct nft_events *ev, pid_t self, struct nft_events_seen *s
 			if (errno == EAGAIN)
 				return 0;
 			if (errno == ENOBUFS) {
-				seen->lost = true;
-				ev->p.touched = false;
+				lost(&ev->p, seen);
 				continue;
 			}
 			return -errno;
@@ -185,6 +208,14 @@ int nft_events_read(struct nft_events *ev, pid_t self, struct nft_events_seen *s
 		if (n == 0)
 			return -ECONNRESET;
 		if (nft_events_parse(&ev->p, buf, (size_t)n, self, seen) < 0)
-			seen->lost = true; /* a notification we cannot read: look at the table */
+			lost(&ev->p, seen); /* a notification we cannot read: look at the table */
 	}
+}
+
+int nft_events_read(struct nft_events *ev, pid_t self, struct nft_events_seen *seen)
+{
+	int r = read_queued(ev, self, seen);
+
+	end_of_read(&ev->p);
+	return r;
 }

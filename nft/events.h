@@ -36,7 +36,14 @@ int nft_events_fd(const struct nft_events *ev);
 
 /* Reads every queued notification into *seen (flags accumulate until the caller clears
  * them); changes committed by process self are ours. Returns 0 or -errno (not -ENOBUFS:
- * that sets seen->lost). */
+ * that sets seen->lost).
+ *
+ * Once notifications are lost (ENOBUFS, or a datagram that cannot be read), nothing more
+ * this call reads is taken as drift: the kernel reports the overrun before the datagrams
+ * still queued, so where the gap lies among them (a NEWGEN dropped, its transaction's
+ * messages read) cannot be told, and one transaction's changes could be credited to the
+ * next one's committer. seen->lost stands for all of it: the caller checks the table
+ * itself after this call returns, when every transaction read so far has committed. */
 int nft_events_read(struct nft_events *ev, pid_t self, struct nft_events_seen *seen);
 
 /* The state of reading one table's notifications: a transaction's messages touch the
@@ -44,6 +51,8 @@ int nft_events_read(struct nft_events *ev, pid_t self, struct nft_events_seen *s
 struct nft_events_parser {
 	char table[260];
 	bool touched;            /* our table changed in the transaction being read */
+	bool unsure;             /* notifications were lost in the read going on: a NEWGEN
+				  * names no drift (seen->lost covers it) */
 };
 
 /* Parses one datagram of notifications into *seen (for the reader and the fuzzer).

@@ -95,14 +95,31 @@ static void log_diags(struct daemon *d, const struct diags *ds, const char *what
 		log_error(d->log, what, LOG_UINT("more_errors", ds->dropped));
 }
 
+/* nftgate_input_errors for the files the last rescan listed: a file gone since has no
+ * series any more. Out of memory leaves the family as the previous rescan set it. */
+static void count_input_errors(struct daemon *d)
+{
+	struct input_file_errors *v = calloc(d->files->n ? d->files->n : 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < d->files->n; i++) {
+		const struct file_src *s = &d->files->v[i];
+
+		v[i].file = s->path;
+		v[i].errors = s->bad ? (double)(s->errors.n + s->errors.dropped) : 0;
+	}
+	(void)daemon_metrics_input_errors(&d->dm, v, d->files->n);
+	free(v);
+}
+
 /* Logs the errors of every file whose content was just read and failed, once. */
 static void report_files(struct daemon *d)
 {
+	count_input_errors(d);
 	for (size_t i = 0; i < d->files->n; i++) {
 		struct file_src *s = &d->files->v[i];
-		const char *const labels[] = { s->path, NULL };
 
-		metric_set(d->dm.input_errors, labels, s->bad ? (double)(s->errors.n + s->errors.dropped) : 0);
 		if (!s->fresh_errors)
 			continue;
 		s->fresh_errors = false;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/daemon/sync.h"
+#include "agent/kernel_session.h"
 #include "agent/seams.h"
 #include "nft/build.h"
 #include "nft/delta.h"
@@ -60,31 +61,15 @@ struct sync *sync_free(struct sync *s)
 
 /* ---- reading what the kernel holds ---- */
 
-/* The committed record of our table in this netns and boot, or NULL (then a dump). */
-static struct snapshot *load_record(struct sync *s)
-{
-	struct nl_netns_id here, there;
-	struct snapshot *rec = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-
-	if (s->dirfd < 0 || nl_netns_id(s->nl, &here) < 0 ||
-	    statedir_record_read(s->dirfd, s->table, SNAPSHOT_MAX_BYTES, &buf, &len, NULL) < 0)
-		return NULL;
-	if (record_decode(buf, len, &there, &rec, NULL) < 0)
-		rec = NULL;
-	free(buf);
-	if (rec && (strcmp(rec->table, s->table) || strcmp(here.boot, there.boot) ||
-		    here.cookie != there.cookie))
-		rec = snapshot_free(rec);
-	return rec;
-}
-
-/* The table as the kernel holds it now, with the generation it is of. */
+/* The table as the kernel holds it now, with the generation it is of: from the committed
+ * record of our table in this netns and boot when use_record and there is one, else (or
+ * when the kernel has moved past it) by a dump. */
 static int take_live(struct sync *s, bool use_record, struct snapshot **ret, uint32_t *genid,
 		     struct nft_error *e)
 {
-	struct snapshot *rec = use_record ? load_record(s) : NULL;
+	struct nl_netns_id here;
+	struct snapshot *rec = use_record && nl_netns_id(s->nl, &here) >= 0 ?
+		kernel_session_load_record(s->dirfd, &here, s->table) : NULL;
 	int r = -ESTALE;
 
 	if (rec)

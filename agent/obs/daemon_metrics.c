@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "agent/obs/daemon_metrics.h"
 
@@ -101,4 +102,21 @@ int daemon_metrics_register(struct metrics *m, const char *version, struct daemo
 		return r;
 	*ret = dm;
 	return 0;
+}
+
+int daemon_metrics_input_errors(const struct daemon_metrics *dm,
+				const struct input_file_errors *files, size_t n)
+{
+	struct metric_sample *v = calloc(n ? n : 1, sizeof(*v));
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		v[i].labels = &files[i].file; /* the family's one label */
+		v[i].value = files[i].errors;
+	}
+	r = metric_family_replace(dm->input_errors, v, n);
+	free(v);
+	return r;
 }

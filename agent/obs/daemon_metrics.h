@@ -39,4 +39,18 @@ struct daemon_metrics {
  * some of them: free it). */
 int daemon_metrics_register(struct metrics *m, const char *version, struct daemon_metrics *ret);
 
+/* One input file and the errors of its last read, for daemon_metrics_input_errors(). */
+struct input_file_errors {
+	const char *file;        /* borrowed */
+	double errors;           /* 0 once it parses */
+};
+
+/* Sets nftgate_input_errors to exactly the n files given, in one step: a file not among
+ * them (deleted, or no longer listed) has no series any more, as a per-file gauge whose
+ * file is gone ends its series in Prometheus (rather than going on with a stale value).
+ * Returns 0, or -errno from metric_family_replace() (-EINVAL for a file given twice,
+ * -ENOMEM), leaving the family as it was. */
+int daemon_metrics_input_errors(const struct daemon_metrics *dm,
+				const struct input_file_errors *files, size_t n);
+
 #endif

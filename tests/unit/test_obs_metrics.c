@@ -385,6 +385,74 @@ static void daemon_families(void **state)
 	assert_true(alloc_fail_each("daemon_metrics_register", register_daemon, NULL, NULL) > 15);
 }
 
+static int set_input_errors(void *data)
+{
+	static const struct input_file_errors files[] = { { "a.yaml", 2 }, { "b.yaml", 0 } };
+	struct daemon_metrics dm;
+	struct metrics *m = metrics_new();
+	int r = m ? daemon_metrics_register(m, "v", &dm) : -ENOMEM;
+
+	if (r >= 0)
+		r = daemon_metrics_input_errors(&dm, files, 2);
+	metrics_free(m);
+	return r;
+}
+
+/* The lines of one family in the registry's text, from its HELP to the next family's. */
+static void expect_family(const struct metrics *m, const char *name, const char *want)
+{
+	char *text = render(m), *start, *end;
+	char help[128];
+
+	snprintf(help, sizeof(help), "# HELP %s ", name);
+	start = strstr(text, help);
+	assert_non_null(start);
+	end = strstr(start + 1, "# HELP ");
+	if (end)
+		*end = '\0';
+	assert_string_equal(start, want);
+	free(text);
+}
+
+/* nftgate_input_errors holds the files given and no other: a file deleted (or no longer
+ * listed) loses its series rather than keeping its last value. */
+static void input_errors_follow_the_files(void **state)
+{
+	static const char head[] = "# HELP nftgate_input_errors Errors in the last read of "
+				   "each input file.\n# TYPE nftgate_input_errors gauge\n";
+	const struct input_file_errors three[] = {
+		{ "/m/c.yaml", 1 }, { "/m/a.yaml", 3 }, { "/m/b.yaml", 0 },
+	};
+	const struct input_file_errors two[] = { { "/m/a.yaml", 0 }, { "/m/c.yaml", 1 } };
+	const struct input_file_errors twice[] = { { "/m/a.yaml", 1 }, { "/m/a.yaml", 2 } };
+	struct daemon_metrics dm = { 0 };
+	struct metrics *m = metrics_new();
+	char want[512];
+	double v;
+
+	assert_int_equal(daemon_metrics_register(m, "v", &dm), 0);
+	assert_int_equal(daemon_metrics_input_errors(&dm, three, 3), 0);
+	snprintf(want, sizeof(want), "%snftgate_input_errors{file=\"/m/a.yaml\"} 3\n"
+		 "nftgate_input_errors{file=\"/m/b.yaml\"} 0\n"
+		 "nftgate_input_errors{file=\"/m/c.yaml\"} 1\n", head);
+	expect_family(m, "nftgate_input_errors", want);
+	/* b.yaml deleted, a.yaml fixed */
+	assert_int_equal(daemon_metrics_input_errors(&dm, two, 2), 0);
+	snprintf(want, sizeof(want), "%snftgate_input_errors{file=\"/m/a.yaml\"} 0\n"
+		 "nftgate_input_errors{file=\"/m/c.yaml\"} 1\n", head);
+	expect_family(m, "nftgate_input_errors", want);
+	assert_int_equal(metric_get(dm.input_errors, L("/m/b.yaml"), &v), -ENOENT);
+	/* a file given twice: refused, nothing changes */
+	assert_int_equal(daemon_metrics_input_errors(&dm, twice, 2), -EINVAL);
+	expect_family(m, "nftgate_input_errors", want);
+	/* no file left: no series */
+	assert_int_equal(daemon_metrics_input_errors(&dm, NULL, 0), 0);
+	expect_family(m, "nftgate_input_errors", head);
+	metrics_free(m);
+	assert_true(alloc_fail_each("daemon_metrics_input_errors", set_input_errors, NULL,
+				    NULL) > 15);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +464,7 @@ int main(void)
 		cmocka_unit_test(replace_swaps_a_whole_family),
 		cmocka_unit_test(allocation_failures),
 		cmocka_unit_test(daemon_families),
+		cmocka_unit_test(input_errors_follow_the_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
