@@ -60,23 +60,32 @@ void kernel_session_close(struct kernel_session *ks)
 	ks->nl = nl_close(ks->nl);
 }
 
+int kernel_session_save_record(int dirfd, const struct nl_netns_id *ns,
+			       const struct snapshot *content, uint32_t genid, struct nft_error *e)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r = record_encode(ns, content, genid, &buf, &len);
+
+	if (r < 0)
+		return nft_error_set(e, r, "encoding the committed record: %s", strerror(-r));
+	r = statedir_record_save(dirfd, content->table, buf, len, e);
+	free(buf);
+	return r;
+}
+
 void kernel_session_record(const struct kernel_session *ks, const struct snapshot *content,
 			   uint32_t genid)
 {
 	struct nft_error e = { 0 };
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	int r;
 
 	if (!ks->has_ns)
 		return; /* a record that cannot name its namespace could stand in for another's */
-	r = record_encode(&ks->ns, content, genid, &buf, &len);
-	if (r >= 0)
-		r = statedir_record_save(ks->dirfd, content->table, buf, len, &e);
+	r = kernel_session_save_record(ks->dirfd, &ks->ns, content, genid, &e);
 	if (r < 0)
 		cli_error("note: the committed record was not saved (%s); the next apply will "
 			  "dump the table", e.msg[0] ? e.msg : strerror(-r));
-	free(buf);
 }
 
 struct snapshot *kernel_session_load_record(int dirfd, const struct nl_netns_id *ns,

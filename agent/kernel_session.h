@@ -35,6 +35,11 @@ int kernel_session_open(const struct cli *c, struct kernel_session *ks, struct n
 /* Releases what kernel_session_open acquired; safe on a zeroed or failed session. */
 void kernel_session_close(struct kernel_session *ks);
 
+/* Writes the committed record of content (borrowed) as of genid, for the namespace ns
+ * names, into the state directory dirfd. Returns 0, or -errno with e. */
+int kernel_session_save_record(int dirfd, const struct nl_netns_id *ns,
+			       const struct snapshot *content, uint32_t genid, struct nft_error *e);
+
 /* After a commit that is proven: the table now holds content (borrowed), as of genid, the
  * generation the commit produced. Writes the committed record (docs/rollback.md). Best
  * effort: without it the next apply dumps the table, which is only slower; a failure is a

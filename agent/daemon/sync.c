@@ -383,8 +383,6 @@ int sync_save_record(struct sync *s, struct nft_error *e)
 	struct nft_batch *nb = NULL;
 	struct snapshot *snap = NULL;
 	struct nl_netns_id id;
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	int r;
 
 	if (s->dirfd < 0 || !s->rs || s->gc_pending || !sync_current(s))
@@ -396,10 +394,7 @@ int sync_save_record(struct sync *s, struct nft_error *e)
 	if (r >= 0)
 		r = snapshot_from_batch(nb, s->genid, &snap);
 	if (r >= 0)
-		r = record_encode(&id, snap, s->genid, &buf, &len);
-	if (r >= 0)
-		r = statedir_record_save(s->dirfd, s->table, buf, len, e);
-	free(buf);
+		r = kernel_session_save_record(s->dirfd, &id, snap, s->genid, e);
 	snapshot_free(snap);
 	batch_free(nb);
 	return r;
