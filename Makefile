@@ -117,7 +117,7 @@ clang:
 # $(BUILD)/fuzz/corpus-<name>/. The seed of the mutations is fixed (FUZZ_SEED), so that
 # `make test` runs the same inputs on every machine; a longer hunt: make fuzz FUZZ_SEED=0
 # FUZZ_RUNS=-1 FUZZ_SECONDS=600.
-FUZZ_TARGETS := manifest snapshot record netlink events
+FUZZ_TARGETS := manifest snapshot record netlink events msgcheck
 FUZZ_CFLAGS = -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -I. \
 	$(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 $(BUILD)/fuzz/obj/%.o: %.c

@@ -514,13 +514,15 @@ static int canonical_expr(const struct nftnl_expr *ex, const struct nlattr *raw,
 {
 	const char *name = nftnl_expr_get_str(ex, NFTNL_EXPR_NAME);
 
-	if (!strcmp(name, "lookup"))
+	if (!strcmp(name, "lookup")) {
+		const char *set = nftnl_expr_get_str(ex, NFTNL_EXPR_LOOKUP_SET);
+
 		return snprintf(buf, len, "reg %u set %s dreg %d flags %u",
-				nftnl_expr_get_u32(ex, NFTNL_EXPR_LOOKUP_SREG),
-				nftnl_expr_get_str(ex, NFTNL_EXPR_LOOKUP_SET),
+				nftnl_expr_get_u32(ex, NFTNL_EXPR_LOOKUP_SREG), set ? set : "",
 				nftnl_expr_is_set(ex, NFTNL_EXPR_LOOKUP_DREG) ?
 					(int)nftnl_expr_get_u32(ex, NFTNL_EXPR_LOOKUP_DREG) : -1,
 				nftnl_expr_get_u32(ex, NFTNL_EXPR_LOOKUP_FLAGS));
+	}
 	if (!strcmp(name, "nat"))
 		return snprintf(buf, len, "type %u family %u addr %d proto %d",
 				nftnl_expr_get_u32(ex, NFTNL_EXPR_NAT_TYPE),

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -20,6 +21,8 @@ enum kind {
 	U8, U16, U32, U64,
 	STR,     /* not empty; the NUL is optional (NLA_STRING: libnftnl builds some without
 		  * one), so a stored message is followed by one (snapshot.c add_raw()) */
+	NULSTR,  /* not empty and ending in its NUL (libnftnl exit()s on the names of match
+		  * and target without it; an expression's name is looked up as a C string) */
 	NEST,    /* attributes, checked against sub when given */
 	VALUE,   /* struct nft_data holding a value (1 to 64 bytes), as keys and operands do */
 	DATA,    /* struct nft_data holding a value or a verdict (a code, and the chain of a
@@ -35,13 +38,20 @@ struct rule {
 	const struct policy *sub;
 };
 
+/* libnftnl keeps the last of a repeated attribute, and validates each; this check reads the
+ * first (find()) and, for an expression, checks the data against the first name. So an
+ * attribute may appear once per nest (the kernel writes each once), except in a policy
+ * that is a list of names (many). Found by fuzzing: a second, one-byte NFTA_EXPR_DATA
+ * (tests/fuzz/corpus-snapshot/regress-expr-data-twice). */
 struct policy {
-	uint16_t max;
+	uint16_t max;            /* < 64: the attributes seen are a bit mask */
+	bool many;
 	const struct rule *r;    /* r[0..max] */
 };
 
 #define POLICY(name, rules) \
-	static const struct policy name = { sizeof(rules) / sizeof(rules[0]) - 1, rules }
+	_Static_assert(sizeof(rules) / sizeof(rules[0]) <= 64, #name " has too many types"); \
+	static const struct policy name = { sizeof(rules) / sizeof(rules[0]) - 1, false, rules }
 
 /* Expressions, then values within expressions, can nest (a set's dynset expression holds
  * an expression): deeper than this is no ruleset nftgate reads. */
@@ -69,6 +79,12 @@ POLICY(counter_p, counter_r);
 
 static const struct rule none_r[1] = { [0] = { ANY, NULL } };
 POLICY(none_p, none_r);
+
+/* An expression: its data is checked apart, by the policy its name picks. */
+static const struct rule expr_r[NFTA_EXPR_MAX + 1] = {
+	[NFTA_EXPR_NAME] = { NULSTR, NULL }, [NFTA_EXPR_DATA] = { NEST, NULL },
+};
+POLICY(expr_p, expr_r);
 
 static const struct rule bitwise_r[NFTA_BITWISE_MAX + 1] = {
 	[NFTA_BITWISE_SREG] = { U32, NULL }, [NFTA_BITWISE_DREG] = { U32, NULL },
@@ -185,7 +201,7 @@ static const struct rule masq_r[NFTA_MASQ_MAX + 1] = {
 POLICY(masq_p, masq_r);
 
 static const struct rule match_r[NFTA_MATCH_MAX + 1] = {
-	[NFTA_MATCH_NAME] = { STR, NULL }, [NFTA_MATCH_REV] = { U32, NULL }, [NFTA_MATCH_INFO] = { ANY, NULL },
+	[NFTA_MATCH_NAME] = { NULSTR, NULL }, [NFTA_MATCH_REV] = { U32, NULL }, [NFTA_MATCH_INFO] = { ANY, NULL },
 };
 POLICY(match_p, match_r);
 
@@ -264,7 +280,7 @@ static const struct rule socket_r[NFTA_SOCKET_MAX + 1] = {
 POLICY(socket_p, socket_r);
 
 static const struct rule target_r[NFTA_TARGET_MAX + 1] = {
-	[NFTA_TARGET_NAME] = { STR, NULL }, [NFTA_TARGET_REV] = { U32, NULL },
+	[NFTA_TARGET_NAME] = { NULSTR, NULL }, [NFTA_TARGET_REV] = { U32, NULL },
 	[NFTA_TARGET_INFO] = { ANY, NULL },
 };
 POLICY(target_p, target_r);
@@ -315,10 +331,11 @@ static const struct rule table_r[NFTA_TABLE_MAX + 1] = {
 };
 POLICY(table_p, table_r);
 
+/* a chain's devices: one NFTA_DEVICE_NAME each, the only nest whose attributes repeat */
 static const struct rule devs_r[NFTA_DEVICE_MAX + 1] = {
 	[NFTA_DEVICE_NAME] = { STR, NULL },
 };
-POLICY(devs_p, devs_r);
+static const struct policy devs_p = { NFTA_DEVICE_MAX, true, devs_r };
 
 static const struct rule hook_r[NFTA_HOOK_MAX + 1] = {
 	[NFTA_HOOK_HOOKNUM] = { U32, NULL }, [NFTA_HOOK_PRIORITY] = { U32, NULL },
@@ -398,13 +415,29 @@ POLICY(obj_p, obj_r);
 
 /* ---- the walk ---- */
 
+/* Where the walk stands when it refuses: the types of the attributes from the message down
+ * to the bad one (recorded as the walk unwinds, so innermost first), and the innermost
+ * expression's name. */
+#define MAX_PATH (3 * MAX_DEPTH + 4)
+
 struct ck {
 	const char *why;
+	const char *expr;
+	uint16_t path[MAX_PATH];
+	int npath;
 };
 
 static int bad(struct ck *c, int err, const char *why)
 {
 	c->why = why;
+	return err;
+}
+
+/* Called by each nest as the error passes out through attribute a. */
+static int at(struct ck *c, const struct nlattr *a, int err)
+{
+	if (c->npath < MAX_PATH)
+		c->path[c->npath++] = a->nla_type & NLA_TYPE_MASK;
 	return err;
 }
 
@@ -490,32 +523,48 @@ static int check_data(struct ck *c, const struct nlattr *a, bool verdict_ok, int
 	return 0;
 }
 
+/* The entry of exprs[] for the name in expression attributes [p, p + len), or -1. */
+static int expr_index(const uint8_t *p, size_t len)
+{
+	const struct nlattr *name = find(p, len, NFTA_EXPR_NAME);
+
+	if (!name || !payload_len(name) || payload(name)[payload_len(name) - 1])
+		return -1;
+	for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++)
+		if (!strcmp((const char *)payload(name), exprs[i].name))
+			return (int)i;
+	return -1;
+}
+
+/* One expression (a list member, or a set's or dynset's NFTA_*_EXPR): its name and data
+ * once each, and the data as the policy of that name says. */
 static int check_expr(struct ck *c, const struct nlattr *a, int depth)
 {
-	const struct nlattr *name, *data;
-	const char *n;
-	int r;
+	const uint8_t *p = payload(a);
+	size_t len = payload_len(a);
+	const struct nlattr *data;
+	int r, i;
 
-	if (payload_len(a) && payload_len(a) < NLA_HDRLEN)
+	if (len && len < NLA_HDRLEN)
 		return bad(c, -EBADMSG, "holds an expression that is no attribute");
-	name = find(payload(a), payload_len(a), NFTA_EXPR_NAME);
-	data = find(payload(a), payload_len(a), NFTA_EXPR_DATA);
-	r = check_attrs(c, payload(a), payload_len(a), &none_p, depth);
-	if (r < 0)
-		return r;
-	if (!name || !payload_len(name) || payload(name)[payload_len(name) - 1])
-		return bad(c, -EBADMSG, "holds an expression without a name");
-	n = (const char *)payload(name);
-	for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
-		if (strcmp(n, exprs[i].name))
-			continue;
-		if (!data)
-			return 0;
-		if (payload_len(data) && payload_len(data) < NLA_HDRLEN)
-			return bad(c, -EBADMSG, "holds expression data that is no attribute");
-		return check_attrs(c, payload(data), payload_len(data), exprs[i].p, depth);
+	r = check_attrs(c, p, len, &expr_p, depth);
+	i = expr_index(p, len);
+	if (r < 0 || i < 0) {
+		if (i >= 0 && !c->expr)
+			c->expr = exprs[i].name;
+		if (r < 0)
+			return r;
+		if (!find(p, len, NFTA_EXPR_NAME))
+			return bad(c, -EBADMSG, "holds an expression without a name");
+		return bad(c, -EOPNOTSUPP, "holds an expression that nftgate cannot read");
 	}
-	return bad(c, -EOPNOTSUPP, "holds an expression that nftgate cannot read");
+	data = find(p, len, NFTA_EXPR_DATA);
+	if (!data)
+		return 0;
+	r = check_attrs(c, payload(data), payload_len(data), exprs[i].p, depth);
+	if (r < 0 && !c->expr)
+		c->expr = exprs[i].name;
+	return r < 0 ? at(c, data, r) : 0;
 }
 
 /* The members of a list, each an NFTA_LIST_ELEM: expressions (EXPRS) or nests of rl->sub
@@ -529,13 +578,14 @@ static int check_list(struct ck *c, const struct nlattr *a, const struct rule *r
 
 	while ((r = next_attr(&p, &len, &el)) > 0) {
 		if (attr_type(el) != NFTA_LIST_ELEM)
-			return bad(c, -EBADMSG, "holds a list with a member that is not one");
+			return at(c, el, bad(c, -EBADMSG, "holds a list with a member that is "
+					     "not one"));
 		if (rl->kind == EXPRS)
 			r = check_expr(c, el, depth);
 		else
 			r = check_attrs(c, payload(el), payload_len(el), rl->sub, depth);
 		if (r < 0)
-			return r;
+			return at(c, el, r);
 		if (rl->kind == CONCAT) {
 			const uint8_t *q = payload(el);
 			size_t qlen = payload_len(el);
@@ -564,6 +614,10 @@ static int check_one(struct ck *c, const struct nlattr *a, const struct rule *rl
 		if (!len)
 			return bad(c, -EBADMSG, "holds an empty string");
 		return 0;
+	case NULSTR:
+		if (!len || payload(a)[len - 1])
+			return bad(c, -EBADMSG, "holds a name without its NUL");
+		return 0;
 	case ANY:
 		return 0;
 	}
@@ -589,6 +643,7 @@ static int check_attrs(struct ck *c, const uint8_t *p, size_t len, const struct 
 		       int depth)
 {
 	const struct nlattr *a;
+	uint64_t seen = 0;
 	int r;
 
 	while ((r = next_attr(&p, &len, &a)) > 0) {
@@ -599,12 +654,16 @@ static int check_attrs(struct ck *c, const uint8_t *p, size_t len, const struct 
 		 * writes past its attribute table on the stack (found by fuzzing:
 		 * tests/fuzz/corpus-record/regress-elem-attr-type) */
 		if (t > pol->max && pol == &elem_p)
-			return bad(c, -EBADMSG, "holds a set element attribute of unknown type");
+			return at(c, a, bad(c, -EBADMSG, "holds a set element attribute of "
+					    "unknown type"));
 		if (t > pol->max)
 			continue;
+		if (!pol->many && (seen & (1ull << t)))
+			return at(c, a, bad(c, -EBADMSG, "holds an attribute twice"));
+		seen |= 1ull << t;
 		r = check_one(c, a, &pol->r[t], depth);
 		if (r < 0)
-			return r;
+			return at(c, a, r);
 	}
 	return r < 0 ? bad(c, r, "holds bytes that are no attribute") : 0;
 }
@@ -631,7 +690,26 @@ static int check_obj(struct ck *c, const uint8_t *p, size_t len)
 			   "replay (only counters)");
 	if (payload_len(data) && payload_len(data) < NLA_HDRLEN)
 		return bad(c, -EBADMSG, "holds object data that is no attribute");
-	return check_attrs(c, payload(data), payload_len(data), &counter_p, 1);
+	r = check_attrs(c, payload(data), payload_len(data), &counter_p, 1);
+	return r < 0 ? at(c, data, r) : 0;
+}
+
+/* The reason, and where: "holds ..., at attribute 4.1.2 of expression reject" (the
+ * types of nf_tables.h, outermost first). */
+static const char *describe(const struct ck *c)
+{
+	static _Thread_local char text[256];
+	size_t off;
+
+	if (!c->npath)
+		return c->why;
+	off = (size_t)snprintf(text, sizeof(text), "%s, at attribute %u", c->why,
+			       c->path[c->npath - 1]);
+	for (int i = c->npath - 2; i >= 0 && off < sizeof(text); i--)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, ".%u", c->path[i]);
+	if (c->expr && off < sizeof(text))
+		snprintf(text + off, sizeof(text) - off, " of expression %s", c->expr);
+	return text;
 }
 
 int msg_check(const struct nlmsghdr *nlh, const char **why)
@@ -664,6 +742,6 @@ int msg_check(const struct nlmsghdr *nlh, const char **why)
 	r = check_attrs(&c, p, len, pol, 0);
 out:
 	if (r < 0 && why)
-		*why = c.why;
+		*why = describe(&c);
 	return r;
 }

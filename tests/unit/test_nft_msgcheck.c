@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,10 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <libmnl/libmnl.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
 #include <linux/netfilter/nfnetlink.h>
 
 #include "nft/msgcheck.h"
@@ -81,6 +87,30 @@ static void refused(const struct nlmsghdr *nlh, int want)
 	assert_non_null(strstr(e.msg, "message 1"));
 	free(file);
 	snapshot_free(s);
+}
+
+/* Whether libnftnl dies parsing the message (an exit() from abi_breakage(), or a signal):
+ * in a child, which this test outlives. It shows that what msg_check() refuses is what
+ * libnftnl would have died on, not mere strictness. */
+static bool libnftnl_dies_on(const struct nlmsghdr *nlh)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0) /* its "kernel ABI is broken" line */
+			dup2(null, STDERR_FILENO);
+		if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWRULE)
+			nftnl_rule_nlmsg_parse(nlh, nftnl_rule_alloc());
+		else
+			nftnl_obj_nlmsg_parse(nlh, nftnl_obj_alloc());
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 }
 
 static void put_expr(struct nlmsghdr *nlh, const char *name, bool with_name)
@@ -304,6 +334,172 @@ static void unterminated_string_stops_at_the_message_end(void **state)
 	snapshot_free(s);
 }
 
+/* One expression in a rule: its name, one data nest holding what put() writes, then an
+ * attribute of raw bytes (after: a NAME or a DATA given a second time), if any. */
+static struct nlmsghdr *rule_with(struct msg *m, const char *name,
+				  void (*put)(struct nlmsghdr *nlh), uint16_t after,
+				  const void *raw, size_t raw_len)
+{
+	struct nlattr *list, *el, *data;
+
+	rule_start(m);
+	list = mnl_attr_nest_start(m->nlh, NFTA_RULE_EXPRESSIONS);
+	el = mnl_attr_nest_start(m->nlh, NFTA_LIST_ELEM);
+	mnl_attr_put_strz(m->nlh, NFTA_EXPR_NAME, name);
+	data = mnl_attr_nest_start(m->nlh, NFTA_EXPR_DATA);
+	put(m->nlh);
+	mnl_attr_nest_end(m->nlh, data);
+	if (raw)
+		put_raw(m->nlh, after, raw, raw_len);
+	mnl_attr_nest_end(m->nlh, el);
+	mnl_attr_nest_end(m->nlh, list);
+	return m->nlh;
+}
+
+static void put_reject(struct nlmsghdr *nlh)
+{
+	mnl_attr_put_u32(nlh, NFTA_REJECT_TYPE, htonl(NFT_REJECT_TCP_RST));
+}
+
+static void put_counter(struct nlmsghdr *nlh)
+{
+	mnl_attr_put_u64(nlh, NFTA_COUNTER_BYTES, 0);
+	mnl_attr_put_u64(nlh, NFTA_COUNTER_PACKETS, 0);
+}
+
+static void put_match(struct nlmsghdr *nlh)
+{
+	put_raw(nlh, NFTA_MATCH_NAME, "tcp", 3); /* no NUL */
+	mnl_attr_put_u32(nlh, NFTA_MATCH_REV, 0);
+}
+
+/* fuzz_snapshot (tests/fuzz/corpus-snapshot/regress-expr-data-twice): a reject expression
+ * whose data nest was cut short, its last attribute left behind as a second, one-byte
+ * NFTA_EXPR_DATA. libnftnl validates every copy and exit()s on that one; the check read
+ * only the first. */
+static void expression_data_given_twice(void **state)
+{
+	struct nft_error e = { 0 };
+	struct snapshot *s, *back = NULL;
+	const char *why = NULL;
+	uint8_t *file = NULL, one = 0;
+	size_t len = 0;
+	struct msg m;
+
+	rule_with(&m, "reject", put_reject, NFTA_EXPR_DATA, &one, 1);
+	assert_true(libnftnl_dies_on(m.nlh));
+	refused(m.nlh, -EBADMSG);
+	/* the error names the message, the attribute and the expression */
+	assert_int_equal(msg_check(m.nlh, &why), -EBADMSG);
+	assert_string_equal(why, "holds an attribute twice, at attribute 4.1.2 of "
+			    "expression reject");
+	s = snap_with(m.nlh);
+	assert_int_equal(snapshot_encode(s, &file, &len), 0);
+	assert_int_equal(snapshot_decode(file, len, &back, &e), -EINVAL);
+	assert_string_equal(e.msg, "the snapshot is malformed: message 1 holds an attribute "
+			    "twice, at attribute 4.1.2 of expression reject");
+	free(file);
+	snapshot_free(s);
+	/* the same rule, its data once, is fine */
+	rule_with(&m, "reject", put_reject, 0, NULL, 0);
+	assert_int_equal(msg_check(m.nlh, NULL), 0);
+	assert_false(libnftnl_dies_on(m.nlh));
+}
+
+/* Found by reading libnftnl 1.2.4, and by tests/fuzz/fuzz_msgcheck.c on the old check: of
+ * any attribute given twice it keeps the last, while the check judged the first. */
+static void attributes_given_twice(void **state)
+{
+	static const char meta[] = "meta";
+	uint32_t accept = htonl(NF_ACCEPT), jump = htonl(NFT_JUMP);
+	struct nlattr *a, *b, *c, *d;
+	const char *why = NULL;
+	struct msg m;
+
+	/* an expression named twice: its counter's data is parsed as a meta's, whose
+	 * registers are four bytes long, not eight: exit() */
+	rule_with(&m, "counter", put_counter, NFTA_EXPR_NAME, meta, sizeof(meta));
+	assert_true(libnftnl_dies_on(m.nlh));
+	refused(m.nlh, -EBADMSG);
+	/* an object typed twice, counter then quota: the counter's data is parsed as a
+	 * quota's (its flags are four bytes): exit() (fuzz_msgcheck, regress-obj-data-twice,
+	 * had its data twice) */
+	msg_start(&m, NFT_MSG_NEWOBJ);
+	mnl_attr_put_strz(m.nlh, NFTA_OBJ_TABLE, "nftgate");
+	mnl_attr_put_strz(m.nlh, NFTA_OBJ_NAME, "c");
+	mnl_attr_put_u32(m.nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
+	mnl_attr_put_u32(m.nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_QUOTA));
+	a = mnl_attr_nest_start(m.nlh, NFTA_OBJ_DATA);
+	put_counter(m.nlh);
+	mnl_attr_nest_end(m.nlh, a);
+	assert_true(libnftnl_dies_on(m.nlh));
+	refused(m.nlh, -EBADMSG);
+	assert_int_equal(msg_check(m.nlh, &why), -EBADMSG);
+	assert_string_equal(why, "holds an attribute twice, at attribute 3");
+	/* a verdict coded accept, then jump, without a chain: libnftnl reads the chain from
+	 * an array it never cleared */
+	msg_start(&m, NFT_MSG_NEWSETELEM);
+	mnl_attr_put_strz(m.nlh, NFTA_SET_ELEM_LIST_TABLE, "nftgate");
+	mnl_attr_put_strz(m.nlh, NFTA_SET_ELEM_LIST_SET, "s");
+	a = mnl_attr_nest_start(m.nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	b = mnl_attr_nest_start(m.nlh, NFTA_LIST_ELEM);
+	c = mnl_attr_nest_start(m.nlh, NFTA_SET_ELEM_DATA);
+	d = mnl_attr_nest_start(m.nlh, NFTA_DATA_VERDICT);
+	put_raw(m.nlh, NFTA_VERDICT_CODE, &accept, sizeof(accept));
+	put_raw(m.nlh, NFTA_VERDICT_CODE, &jump, sizeof(jump));
+	mnl_attr_nest_end(m.nlh, d);
+	mnl_attr_nest_end(m.nlh, c);
+	mnl_attr_nest_end(m.nlh, b);
+	mnl_attr_nest_end(m.nlh, a);
+	refused(m.nlh, -EBADMSG);
+	assert_int_equal(msg_check(m.nlh, &why), -EBADMSG);
+	assert_string_equal(why, "holds an attribute twice, at attribute 3.1.2.2.1");
+	/* two concatenations of 16 fields: libnftnl counts the fields of both into its
+	 * array of 16 */
+	msg_start(&m, NFT_MSG_NEWSET);
+	mnl_attr_put_strz(m.nlh, NFTA_SET_NAME, "s");
+	a = mnl_attr_nest_start(m.nlh, NFTA_SET_DESC);
+	for (int k = 0; k < 2; k++) {
+		b = mnl_attr_nest_start(m.nlh, NFTA_SET_DESC_CONCAT);
+		for (int i = 0; i < 16; i++) {
+			c = mnl_attr_nest_start(m.nlh, NFTA_LIST_ELEM);
+			mnl_attr_put_u32(m.nlh, NFTA_SET_FIELD_LEN, htonl(4));
+			mnl_attr_nest_end(m.nlh, c);
+		}
+		mnl_attr_nest_end(m.nlh, b);
+	}
+	mnl_attr_nest_end(m.nlh, a);
+	refused(m.nlh, -EBADMSG);
+	/* a chain's devices are the one list of repeated names, and pass */
+	msg_start(&m, NFT_MSG_NEWCHAIN);
+	mnl_attr_put_strz(m.nlh, NFTA_CHAIN_TABLE, "nftgate");
+	mnl_attr_put_strz(m.nlh, NFTA_CHAIN_NAME, "ingress");
+	a = mnl_attr_nest_start(m.nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u32(m.nlh, NFTA_HOOK_HOOKNUM, htonl(NF_NETDEV_INGRESS));
+	mnl_attr_put_u32(m.nlh, NFTA_HOOK_PRIORITY, 0);
+	b = mnl_attr_nest_start(m.nlh, NFTA_HOOK_DEVS);
+	mnl_attr_put_strz(m.nlh, NFTA_DEVICE_NAME, "eth0");
+	mnl_attr_put_strz(m.nlh, NFTA_DEVICE_NAME, "eth1");
+	mnl_attr_nest_end(m.nlh, b);
+	mnl_attr_nest_end(m.nlh, a);
+	assert_int_equal(msg_check(m.nlh, NULL), 0);
+}
+
+/* By reading libnftnl 1.2.4: the names of match and target must end in their NUL
+ * (MNL_TYPE_NUL_STRING), or it exit()s; other strings need not. */
+static void match_name_without_its_nul(void **state)
+{
+	const char *why = NULL;
+	struct msg m;
+
+	rule_with(&m, "match", put_match, 0, NULL, 0);
+	assert_true(libnftnl_dies_on(m.nlh));
+	refused(m.nlh, -EBADMSG);
+	assert_int_equal(msg_check(m.nlh, &why), -EBADMSG);
+	assert_string_equal(why, "holds a name without its NUL, at attribute 4.1.2.1 of "
+			    "expression match");
+}
+
 /* What the check does not know it refuses, with the reason the replay always gave. */
 static void unknown_kinds_are_not_supported(void **state)
 {
@@ -375,6 +571,9 @@ int main(void)
 		cmocka_unit_test(what_libnftnl_reads_blindly),
 		cmocka_unit_test(unterminated_string_stops_at_the_message_end),
 		cmocka_unit_test(unknown_kinds_are_not_supported),
+		cmocka_unit_test(expression_data_given_twice),
+		cmocka_unit_test(attributes_given_twice),
+		cmocka_unit_test(match_name_without_its_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
