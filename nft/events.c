@@ -64,6 +64,16 @@ struct nft_events *nft_events_close(struct nft_events *ev)
 	return NULL;
 }
 
+int nft_events_mute(struct nft_events *ev, bool mute)
+{
+	int group = NFNLGRP_NFTABLES;
+
+	if (mnl_socket_setsockopt(ev->nl, mute ? NETLINK_DROP_MEMBERSHIP : NETLINK_ADD_MEMBERSHIP,
+				  &group, sizeof(group)) < 0)
+		return -errno;
+	return 0;
+}
+
 int nft_events_fd(const struct nft_events *ev)
 {
 	return mnl_socket_get_fd(ev->nl);

@@ -34,6 +34,12 @@ struct nft_events *nft_events_close(struct nft_events *ev);
 
 int nft_events_fd(const struct nft_events *ev);
 
+/* Leaves (mute) or joins again the notification group. With a member, the kernel builds
+ * a notification of every element a transaction adds: most of a full replace's commit at
+ * 10,000 routes (7.9 s against 1.5 s without). While muted nothing arrives, so the caller
+ * checks the generation itself once joined again. Returns 0 or -errno. */
+int nft_events_mute(struct nft_events *ev, bool mute);
+
 /* Reads every queued notification into *seen (flags accumulate until the caller clears
  * them); changes committed by process self are ours. Returns 0 or -errno (not -ENOBUFS:
  * that sets seen->lost).

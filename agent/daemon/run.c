@@ -52,6 +52,7 @@ struct daemon {
 	struct sync *sync;
 	struct nft_events *ev;
 	struct nft_events_seen seen;
+	bool unheard;            /* a full replace ran muted and the generation moved past it */
 	struct loop_io *ev_io, *files_io;
 	struct files *files;
 	struct loop_timer *debounce, *retry, *gc, *repair, *flush;
@@ -171,6 +172,21 @@ static void arm_retry(struct daemon *d)
 				 loop_now() % (d->backoff_ns / 4 + 1));
 }
 
+/* A full replace is sent with notifications off (sync.ev): if the generation moved past
+ * our commit meanwhile, someone else committed unheard, and the table is compared as after
+ * lost notifications. */
+static void check_unheard(struct daemon *d, const struct sync_result *res)
+{
+	if (d->sync->deaf)
+		log_error(d->log, "joining the nftables notifications again failed; drift is "
+			  "found at the next reconcile or SIGHUP until it works");
+	if (!res->unwatched || d->sync->deaf || sync_current(d->sync))
+		return;
+	d->unheard = true;
+	if (!loop_timer_armed(d->repair))
+		loop_timer_arm(d->repair, 10 * LOOP_NSEC_PER_MSEC);
+}
+
 static void after_commit(struct daemon *d, const char *what, const struct sync_result *res)
 {
 	metric_observe(d->dm.reconcile_seconds, NULL, res->ms / 1e3);
@@ -181,6 +197,7 @@ static void after_commit(struct daemon *d, const char *what, const struct sync_r
 		 LOG_STR("changes", res->summary));
 	if (d->sync->gc_pending && !loop_timer_armed(d->gc))
 		loop_timer_arm(d->gc, GC_DELAY_NS);
+	check_unheard(d, res);
 }
 
 /* Resolves the objects in use and brings the kernel to their plan. */
@@ -308,14 +325,16 @@ static void on_repair(struct loop *l, struct loop_timer *t, void *data)
 	struct daemon *d = data;
 	struct nft_error e = { 0 };
 	struct sync_result res;
-	bool lost = d->seen.lost;
+	const char *as_committed = d->seen.lost ? "notifications lost; the table is as committed" :
+				   d->unheard ? "another commit ran during a full replace; the "
+						"table is as committed" : NULL;
 	int r;
 
 	memset(&d->seen, 0, sizeof(d->seen));
-	if (lost && sync_current(d->sync)) {
+	d->unheard = false;
+	if (as_committed && sync_current(d->sync)) {
 		/* notifications were lost, but nothing changed since our commit */
-		log_info(d->log, "notifications lost; the table is as committed",
-			 LOG_BOOL("dumped", false));
+		log_info(d->log, as_committed, LOG_BOOL("dumped", false));
 		return;
 	}
 	r = sync_repair(d->sync, &res, &e);
@@ -325,9 +344,8 @@ static void on_repair(struct loop *l, struct loop_timer *t, void *data)
 		return;
 	}
 	if (!res.msgs) {
-		if (lost)
-			log_info(d->log, "notifications lost; the table is as committed",
-				 LOG_BOOL("dumped", true));
+		if (as_committed)
+			log_info(d->log, as_committed, LOG_BOOL("dumped", true));
 		return;
 	}
 	metric_add(d->dm.drift_repairs, NULL, 1);
@@ -495,6 +513,7 @@ static int setup_kernel(struct daemon *d)
 		r = sync_new(d->ks.nl, d->ks.dirfd, d->c->table, d->c->masquerade, &d->sync);
 	if (r >= 0) {
 		d->sync->seams = d->c->seams;
+		d->sync->ev = d->ev;
 		r = sync_adopt(d->sync, &e);
 	}
 	if (r < 0) {

@@ -13,6 +13,7 @@
 #include "agent/seams.h"
 #include "nft/build.h"
 #include "nft/delta.h"
+#include "nft/events.h"
 #include "nft/snapshot.h"
 #include "nft/statedir.h"
 
@@ -215,9 +216,14 @@ static int replace(struct sync *s, const struct ruleset *rs, struct sync_result 
 		r = batch_build_apply(rs, nl_seq_reserve(s->nl, SEQ_SPAN), &o, &nb, e);
 	}
 	if (r >= 0) {
+		/* our own notifications of every element would cost the kernel most of the
+		 * commit; without them, the caller compares generations afterwards */
+		res->unwatched = s->ev && nft_events_mute(s->ev, true) == 0;
 		s->genid = genid;
 		s->known = true;
 		r = commit_batch(s, nb, res, e);
+		if (res->unwatched)
+			s->deaf = nft_events_mute(s->ev, false) < 0; /* tried again next time */
 	}
 	res->replaced = true;
 	batch_free(nb);
@@ -269,6 +275,8 @@ int sync_apply(struct sync *s, struct plan *p, struct sync_result *res, struct n
 	int r;
 
 	memset(res, 0, sizeof(*res));
+	if (s->deaf)
+		s->deaf = nft_events_mute(s->ev, false) < 0;
 	r = s->rs ? lay_ids_from_ruleset(s->rs, &prev) : 0;
 	if (r < 0) {
 		r = nft_error_set(e, r, "out of memory");

@@ -27,6 +27,9 @@
 struct sync_result {
 	size_t msgs, bytes;      /* 0, 0: nothing needed changing */
 	bool replaced;           /* a full replace, not element changes */
+	bool unwatched;          /* it was sent with notifications muted (sync.ev): whether
+				  * another program committed meanwhile is the caller's to check
+				  * (sync_current()) */
 	double ms;               /* building and committing */
 	char summary[512];       /* the changes, for the log */
 };
@@ -46,6 +49,8 @@ struct sync {
 	bool known;              /* cat and genid are current */
 	bool gc_pending;         /* pick chains no element uses wait for sync_gc() */
 	char start_snapshot[256]; /* the rollback point saved at adoption, "" when none */
+	struct nft_events *ev;   /* borrowed, may be NULL: muted around a full replace */
+	bool deaf;               /* joining ev's group again after it failed */
 	const struct seams *seams; /* test seams around each send (agent/seams.h), borrowed;
 				    * NULL but in tests/faults */
 };

@@ -28,6 +28,7 @@ from test_kernel import FAULTS
 METRICS_URL = "http://127.0.0.1:10266"
 FAILED = "reconcile failed; the kernel keeps the last good ruleset"
 LOST = "notifications lost; the table is as committed"
+UNHEARD = "another commit ran during a full replace; the table is as committed"
 
 
 @pytest.fixture
@@ -212,29 +213,66 @@ def test_lost_notifications_are_checked_by_generation(sandbox, inputs, faults_bi
     assert d.stop() == 0
 
 
+def many_endpoints(n=300):
+    """foo-1 and foo-2, and n endpoints no pod answers at: one commit of them notifies
+    more elements than the cut buffer holds."""
+    many = {"x%d" % k: ("10.244.%d.%d" % (9 + k // 250, k % 250 + 1), "fd00:244:9::%x" % (k + 1))
+            for k in range(n)}
+    many.update({k: FOO_PODS[k] for k in ("foo-1", "foo-2")})
+    return many
+
+
 def test_own_commit_overflowing_notifications_sends_no_repair(sandbox, inputs, faults_bin,
                                                             monkeypatch):
     monkeypatch.setenv("NFTGATE_FAULTS", "lose-events")
     add_pods(sandbox)
-    # the first reconcile creates the whole table: its own notifications overflow the cut
-    # buffer; the generation is still the one it committed, so nothing is read or sent
     d = start(sandbox, inputs, binary=faults_bin)
-    i, e = wait_at(d, lambda x: x.get("msg") == LOST, 0, "lost notifications")
+    # the first reconcile creates the whole table with notifications muted: none arrive to
+    # be lost (signalfd and notifications are served in the order they became ready)
+    m = d.mark()
+    d.proc.send_signal(signal.SIGHUP)
+    i, _ = wait_at(d, lambda x: x.get("msg") == "SIGHUP: re-reading every input", m, "SIGHUP")
+    with d.cond:
+        assert not [e for e in d.events[:i] if e.get("msg") == LOST], d.log_text()
+    # an element-level commit of 600 endpoints is heard, and its own notifications overflow
+    # the cut buffer; the generation is still the one it committed, so nothing is read or
+    # sent
+    m = d.mark()
+    write_backends(inputs, many_endpoints())
+    _, e = wait_at(d, lambda x: x.get("msg") == LOST, m, "lost notifications")
     assert e["dumped"] is False, e
+    assert not msgs_since(d, m, "drift repaired"), d.log_text()
+    with d.cond:
+        assert not [x for x in d.events[m:] if x.get("msg") == "reconcile" and
+                    x.get("replaced")], d.log_text()
+    assert metric(sandbox, "nftgate_drift_repairs_total") == 0
+    assert d.stop() == 0
+
+
+def test_commit_during_a_muted_replace_is_checked(sandbox, inputs, faults_bin, monkeypatch):
+    # the full replace is sent with notifications muted; another commit right after it
+    # (the seam's, of a scratch table) is unheard, but moves the generation past ours: the
+    # table is dumped and found as committed, and nothing is sent
+    monkeypatch.setenv("NFTGATE_FAULTS", "commit-after-send")
+    add_pods(sandbox)
+    d = start(sandbox, inputs, binary=faults_bin)
+    _, e = wait_at(d, lambda x: x.get("msg") == UNHEARD, 0, "the check after the replace")
+    assert e["dumped"] is True, e
     assert not msgs_since(d, 0, "drift repaired"), d.log_text()
     wait_pods(sandbox, 8080, {"foo-1", "foo-2"})
-    assert metric(sandbox, "nftgate_drift_repairs_total") == 0
     assert d.stop() == 0
 
 
 def test_after_lost_notifications_another_tables_commit_is_not_drift(sandbox, inputs,
                                                                      faults_bin, monkeypatch):
-    # the first commit overflows the socket: the part of it still queued after the overrun
-    # (its NEWGEN dropped) must not make the next transaction of another program drift
+    # a commit overflows the socket: the part of it still queued after the overrun (its
+    # NEWGEN dropped) must not make the next transaction of another program drift
     monkeypatch.setenv("NFTGATE_FAULTS", "lose-events")
     add_pods(sandbox)
     d = start(sandbox, inputs, binary=faults_bin)
-    wait_at(d, lambda x: x.get("msg") == LOST, 0, "lost notifications")
+    m = d.mark()
+    write_backends(inputs, many_endpoints())
+    wait_at(d, lambda x: x.get("msg") == LOST, m, "lost notifications")
     m = d.mark()
     sandbox.nft("add", "table", "ip", "ngt-unrelated")
     # signalfd and notifications are served in the order they became ready: the SIGHUP
