@@ -23,8 +23,9 @@ daemon is started on an empty namespace and measured:
                 duration of the batch's sendmsg() is the kernel's work (nfnetlink runs the
                 whole transaction, commit included, inside it), against the same measure
                 for a cold and a warm `nftgate apply`;
-  memory        VmRSS and VmHWM (/proc/PID/status) after the changes, against the peak RSS
-                of a cold `nftgate apply`;
+  memory        VmRSS and VmHWM (/proc/PID/status) when ready and after the changes, each
+                once the daemon has been idle 1.5 s (it gives freed memory back 1 s after
+                the last reconcile), against the peak RSS of a cold `nftgate apply`;
   restart       --restarts times: SIGTERM (the committed record is written) and start again,
                 then kill -9 and start again (no record: the table is dumped); spawn to the
                 first "reconcile" line, against cold `nftgate apply` and the cold start.
@@ -57,11 +58,14 @@ sys.path.insert(0, HERE)
 import apply_bench as ab  # noqa: E402
 import gen_routes  # noqa: E402
 import read_resolve_bench as rr  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+import nft_listing  # noqa: E402
 
 GOAL_P99_MS = 10.0
 GOAL_COMMIT_MS = 0.5
 GOAL_RSS_MIB = 64.0
 GOAL_N = 10000
+IDLE_S = 1.5   # steady state: the daemon gives memory back 1 s after the last reconcile
 APPLY_RE = re.compile(r"one transaction of (\d+) messages \((\d+) bytes\) committed in "
                       r"([\d.]+) ms")
 PERF_RE = re.compile(r"\(\s*([\d.]+) ms\):.*?\b(sendmsg|epoll_wait)\(.*=\s*(-?\d+)")
@@ -368,28 +372,12 @@ def perf_available():
 
 
 def canonical_listing(a, ns):
-    """The table as `nft -j` lists it, without counter values, handles and element order."""
+    """The table in a canonical order (tests/e2e/nft_listing.py), or None and nft's error."""
     r = subprocess.run(ns.cmd([a.nft, "-j", "list", "table", "inet", a.table]),
                        capture_output=True, text=True)
     if r.returncode != 0:
         return None, r.stderr
-    out, pos = [], {}
-    for item in json.loads(r.stdout)["nftables"]:
-        (kind, body), = item.items()
-        if kind == "metainfo":
-            continue
-        body = dict(body)
-        body.pop("handle", None)
-        if kind == "counter":
-            body.pop("packets", None)
-            body.pop("bytes", None)
-        if kind == "rule":
-            body["position"] = pos.setdefault(body["chain"], 0)
-            pos[body["chain"]] += 1
-        if "elem" in body:
-            body["elem"] = sorted(json.dumps(e, sort_keys=True) for e in body["elem"])
-        out.append(json.dumps({kind: body}, sort_keys=True))
-    return sorted(out), ""
+    return nft_listing.canonical(r.stdout), ""
 
 
 # ---- baselines ----------------------------------------------------------------------------
@@ -587,6 +575,7 @@ def bench_size(a, n, work):
         try:
             dm = Daemon(a, ns, d, state, procs)
             res["cold_start"] = dm.ready(a.timeout)
+            dm.wait_idle(quiet=IDLE_S)
             res["rss_ready"] = dm.memory()
             print("N=%d: daemon ready in %.3f s (%d messages)" % (
                 n, res["cold_start"]["s"], res["cold_start"]["msgs"]), flush=True)
@@ -620,6 +609,7 @@ def bench_size(a, n, work):
                 mon.stop(signal.SIGTERM, 10)
             res["commit"] = traced_changes(a, dm, inp, procs) if a.perf and \
                 a.traced_changes else None
+            dm.wait_idle(quiet=IDLE_S)
             res["rss_after"] = dm.memory()
             dm, res["restart"] = restarts(a, ns, d, state, procs, dm)
             print("N=%d: restarts done" % n, flush=True)

@@ -37,6 +37,7 @@
 #define DEBOUNCE_MAX_NS (200 * LOOP_NSEC_PER_MSEC) /* a burst never waits longer */
 #define RETRY_MIN_NS (100 * LOOP_NSEC_PER_MSEC)
 #define RETRY_MAX_NS (30 * LOOP_NSEC_PER_SEC)
+#define TRIM_NS (1 * LOOP_NSEC_PER_SEC)         /* memory given back after changes pause */
 #define GC_DELAY_NS (1 * LOOP_NSEC_PER_SEC)     /* stale chains wait this long (< 6.2) */
 #define HEALTH_BOUND_NS (30 * LOOP_NSEC_PER_SEC)
 #define FLUSH_NS (10 * LOOP_NSEC_PER_SEC)       /* held-back log repeats are said this often */
@@ -56,7 +57,7 @@ struct daemon {
 	bool unheard;            /* a full replace ran muted and the generation moved past it */
 	struct loop_io *ev_io, *files_io;
 	struct files *files;
-	struct loop_timer *debounce, *retry, *gc, *repair, *flush;
+	struct loop_timer *debounce, *retry, *gc, *repair, *flush, *trim;
 	uint64_t burst_start;     /* 0: no burst under way */
 	uint64_t backoff_ns;
 	bool dirty;               /* inputs changed since the last committed reconcile */
@@ -259,14 +260,20 @@ static int reconcile_once(struct daemon *d)
 }
 
 /* A reconcile builds the new plan, layout and catalogs beside the old ones and then frees
- * the old: at 10,000 routes some 60 MiB that glibc keeps mapped unless asked to give it
- * back, which it then would never reuse for anything but the next reconcile. */
+ * the old: at 10,000 routes some 60 MiB that glibc keeps mapped, and only the next
+ * reconcile reuses. Given back once the changes pause (TRIM_NS after the last), not after
+ * each: faulting those pages in again costs every reconcile of a burst some 25 ms. */
 static int reconcile(struct daemon *d)
 {
 	int r = reconcile_once(d);
 
-	malloc_trim(0);
+	loop_timer_arm(d->trim, TRIM_NS);
 	return r;
+}
+
+static void on_trim(struct loop *l, struct loop_timer *t, void *data)
+{
+	malloc_trim(0);
 }
 
 /* Rescans the inputs; reconciles when the objects in use changed (or always, `force`). */
@@ -502,6 +509,8 @@ static int setup_loop(struct daemon *d)
 	if (r >= 0)
 		r = loop_timer_add(d->loop, on_flush, d, &d->flush);
 	if (r >= 0)
+		r = loop_timer_add(d->loop, on_trim, d, &d->trim);
+	if (r >= 0)
 		r = loop_timer_arm(d->flush, FLUSH_NS);
 	return r;
 }
@@ -592,6 +601,7 @@ static void teardown(struct daemon *d)
 	loop_timer_free(d->gc);
 	loop_timer_free(d->repair);
 	loop_timer_free(d->flush);
+	loop_timer_free(d->trim);
 	loop_io_free(d->files_io);
 	loop_io_free(d->ev_io);
 	http_server_free(d->http);

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import nft_listing
 from netns import EXAMPLE, NODE_V4, NODE_V6, nftgate_binary
 
 FOO_PODS = {"foo-1": ("10.244.1.10", "fd00:244:1::10"), "foo-2": ("10.244.1.11", "fd00:244:1::11"),
@@ -169,27 +170,9 @@ def wait_pods(sb, port, want, host=NODE_V4, timeout=10.0):
 
 
 def listing(sb):
-    """The table's content as `nft -j` lists it, in a canonical order: counter values,
-    handles, and the order of objects and elements (which depends on the order they were
-    created in, not on what they are) left out; rules keep their order within a chain."""
-    j = json.loads(sb.nft("-j", "list", "table", "inet", "nftgate").stdout)
-    out, pos = [], {}
-    for item in j["nftables"]:
-        (kind, body), = item.items()
-        if kind == "metainfo":
-            continue
-        body = dict(body)
-        body.pop("handle", None)
-        if kind == "counter":
-            body.pop("packets", None)
-            body.pop("bytes", None)
-        if kind == "rule":
-            body["position"] = pos.setdefault(body["chain"], 0)
-            pos[body["chain"]] += 1
-        if "elem" in body:
-            body["elem"] = sorted(json.dumps(e, sort_keys=True) for e in body["elem"])
-        out.append(json.dumps({kind: body}, sort_keys=True))
-    return "\n".join(sorted(out))
+    """The table's content in a canonical order (nft_listing.canonical)."""
+    return "\n".join(nft_listing.canonical(sb.nft("-j", "list", "table", "inet",
+                                                    "nftgate").stdout))
 
 
 # ---- the basics --------------------------------------------------------------------------
