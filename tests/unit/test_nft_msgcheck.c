@@ -53,6 +53,20 @@ static void put_raw(struct nlmsghdr *nlh, uint16_t type, const void *data, size_
 	mnl_attr_put(nlh, type, len, data);
 }
 
+/* A set description's concatenation of `fields` fields of 4 bytes. */
+static void put_concat(struct nlmsghdr *nlh, int fields)
+{
+	struct nlattr *c = mnl_attr_nest_start(nlh, NFTA_SET_DESC_CONCAT);
+
+	for (int i = 0; i < fields; i++) {
+		struct nlattr *el = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+
+		mnl_attr_put_u32(nlh, NFTA_SET_FIELD_LEN, htonl(4));
+		mnl_attr_nest_end(nlh, el);
+	}
+	mnl_attr_nest_end(nlh, c);
+}
+
 /* The messages a table needs before the one under test, as a dump starts. */
 static struct snapshot *snap_with(const struct nlmsghdr *bad)
 {
@@ -264,7 +278,7 @@ static void key_that_is_a_verdict(void **state)
 static void what_libnftnl_reads_blindly(void **state)
 {
 	uint32_t v = htonl(NFT_JUMP);
-	struct nlattr *a, *b, *c, *d, *e;
+	struct nlattr *a, *b, *c, *d;
 	uint16_t short_type = 1;
 	struct msg m;
 
@@ -289,13 +303,7 @@ static void what_libnftnl_reads_blindly(void **state)
 	msg_start(&m, NFT_MSG_NEWSET);
 	mnl_attr_put_strz(m.nlh, NFTA_SET_NAME, "s");
 	a = mnl_attr_nest_start(m.nlh, NFTA_SET_DESC);
-	b = mnl_attr_nest_start(m.nlh, NFTA_SET_DESC_CONCAT);
-	for (int i = 0; i < 17; i++) {
-		e = mnl_attr_nest_start(m.nlh, NFTA_LIST_ELEM);
-		mnl_attr_put_u32(m.nlh, NFTA_SET_FIELD_LEN, htonl(4));
-		mnl_attr_nest_end(m.nlh, e);
-	}
-	mnl_attr_nest_end(m.nlh, b);
+	put_concat(m.nlh, 17);
 	mnl_attr_nest_end(m.nlh, a);
 	refused(m.nlh, -EBADMSG);
 	/* an object type of two bytes */
@@ -459,15 +467,8 @@ static void attributes_given_twice(void **state)
 	msg_start(&m, NFT_MSG_NEWSET);
 	mnl_attr_put_strz(m.nlh, NFTA_SET_NAME, "s");
 	a = mnl_attr_nest_start(m.nlh, NFTA_SET_DESC);
-	for (int k = 0; k < 2; k++) {
-		b = mnl_attr_nest_start(m.nlh, NFTA_SET_DESC_CONCAT);
-		for (int i = 0; i < 16; i++) {
-			c = mnl_attr_nest_start(m.nlh, NFTA_LIST_ELEM);
-			mnl_attr_put_u32(m.nlh, NFTA_SET_FIELD_LEN, htonl(4));
-			mnl_attr_nest_end(m.nlh, c);
-		}
-		mnl_attr_nest_end(m.nlh, b);
-	}
+	put_concat(m.nlh, 16);
+	put_concat(m.nlh, 16);
 	mnl_attr_nest_end(m.nlh, a);
 	refused(m.nlh, -EBADMSG);
 	/* a chain's devices are the one list of repeated names, and pass */
