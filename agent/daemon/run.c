@@ -55,6 +55,7 @@ struct daemon {
 	struct nft_events *ev;
 	struct nft_events_seen seen;
 	bool unheard;            /* a full replace ran muted and the generation moved past it */
+	bool held_empty;         /* the inputs hold no Gateway API object: nothing is applied */
 	struct loop_io *ev_io, *files_io;
 	struct files *files;
 	struct loop_timer *debounce, *retry, *gc, *repair, *flush, *trim;
@@ -202,6 +203,26 @@ static void after_commit(struct daemon *d, const char *what, const struct sync_r
 	check_unheard(d, res);
 }
 
+/* Inputs emptied of every Gateway API object would remove every listener: held as a start
+ * refuses them (a directory wiped by mistake, a config tool between two states), unless
+ * --allow-empty. True while held; logged once per hold. */
+static bool hold_empty(struct daemon *d, const struct store *view)
+{
+	static const char why[] = "the inputs hold no Gateway API object; the table is held "
+				  "as it is (--allow-empty applies that)";
+
+	if (gateway_api_objects(view) || d->c->allow_empty) {
+		d->held_empty = false;
+		return false;
+	}
+	if (!d->held_empty)
+		log_warn(d->log, why, LOG_UINT("files", d->files->n));
+	d->held_empty = true;
+	d->dirty = false;
+	set_ready(d, false, why);
+	return true;
+}
+
 /* Resolves the objects in use and brings the kernel to their plan. */
 static int reconcile_once(struct daemon *d)
 {
@@ -221,6 +242,11 @@ static int reconcile_once(struct daemon *d)
 
 	ro.diags = &rd;
 	r = files_view(d->files, &view, &dup);
+	if (r >= 0 && hold_empty(d, view)) {
+		store_view_free(view);
+		diags_clear(&dup);
+		return 0;
+	}
 	if (r >= 0) {
 		log_diags(d, &dup, "input error; the first definition is used");
 		count_objects(d, view);

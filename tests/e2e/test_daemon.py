@@ -427,6 +427,37 @@ def test_empty_inputs_refused_unless_allowed(sandbox):
         shutil.rmtree(empty)
 
 
+def test_inputs_emptied_at_runtime_are_held(sandbox, inputs):
+    """Every Gateway API object removed while running: held as a start refuses it, the
+    table and its traffic as they were, /readyz says why; the objects back, it goes on."""
+    add_pods(sandbox)
+    d = start(sandbox, inputs)
+    wait_pods(sandbox, 8080, {"foo-1", "foo-2"})
+    before = listing(sandbox)
+    kept = {n: (inputs / n).read_text() for n in ("gateway.yaml", "routes.yaml")}
+    m = d.mark()
+    for n in kept:
+        (inputs / n).unlink()
+    d.wait(lambda e: e.get("msg", "").startswith("the inputs hold no Gateway API object"), m,
+           what="the hold")
+    assert listing(sandbox) == before
+    assert pods_answering(sandbox, 8080) == {"foo-1", "foo-2"}
+    code, body = http_get(sandbox, "/readyz")
+    assert code == 503 and "no Gateway API object" in body, (code, body)
+    with d.cond:
+        assert not [e for e in d.events[m:] if e.get("msg") == "reconcile"], d.log_text()
+    for n, text in kept.items():            # dot files are not read: then one burst
+        (inputs / ("." + n)).write_text(text)
+    m = d.mark()
+    for n in kept:
+        os.replace(inputs / ("." + n), inputs / n)
+    e = d.reconcile(m)
+    assert e["msgs"] == 0, e                 # the table was held as those objects made it
+    assert http_get(sandbox, "/readyz")[0] == 200
+    assert listing(sandbox) == before
+    assert d.stop() == 0
+
+
 def test_second_daemon_on_one_state_dir_is_refused(sandbox, inputs):
     add_pods(sandbox)
     d = start(sandbox, inputs)
