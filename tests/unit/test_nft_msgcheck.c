@@ -53,6 +53,27 @@ static void put_raw(struct nlmsghdr *nlh, uint16_t type, const void *data, size_
 	mnl_attr_put(nlh, type, len, data);
 }
 
+/* m: a NEWSETELEM of one element of set s whose data is a verdict of the n codes given,
+ * and no chain. */
+static void verdict_elem(struct msg *m, const uint32_t *codes, size_t n)
+{
+	struct nlattr *a, *b, *c, *d;
+
+	msg_start(m, NFT_MSG_NEWSETELEM);
+	mnl_attr_put_strz(m->nlh, NFTA_SET_ELEM_LIST_TABLE, "nftgate");
+	mnl_attr_put_strz(m->nlh, NFTA_SET_ELEM_LIST_SET, "s");
+	a = mnl_attr_nest_start(m->nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	b = mnl_attr_nest_start(m->nlh, NFTA_LIST_ELEM);
+	c = mnl_attr_nest_start(m->nlh, NFTA_SET_ELEM_DATA);
+	d = mnl_attr_nest_start(m->nlh, NFTA_DATA_VERDICT);
+	for (size_t i = 0; i < n; i++)
+		put_raw(m->nlh, NFTA_VERDICT_CODE, &codes[i], sizeof(codes[i]));
+	mnl_attr_nest_end(m->nlh, d);
+	mnl_attr_nest_end(m->nlh, c);
+	mnl_attr_nest_end(m->nlh, b);
+	mnl_attr_nest_end(m->nlh, a);
+}
+
 /* A set description's concatenation of `fields` fields of 4 bytes. */
 static void put_concat(struct nlmsghdr *nlh, int fields)
 {
@@ -278,25 +299,13 @@ static void key_that_is_a_verdict(void **state)
 static void what_libnftnl_reads_blindly(void **state)
 {
 	uint32_t v = htonl(NFT_JUMP);
-	struct nlattr *a, *b, *c, *d;
+	struct nlattr *a;
 	uint16_t short_type = 1;
 	struct msg m;
 
 	/* an element whose data is a verdict without a code, then a jump without a chain */
-	for (int k = 0; k < 2; k++) {
-		msg_start(&m, NFT_MSG_NEWSETELEM);
-		mnl_attr_put_strz(m.nlh, NFTA_SET_ELEM_LIST_TABLE, "nftgate");
-		mnl_attr_put_strz(m.nlh, NFTA_SET_ELEM_LIST_SET, "s");
-		a = mnl_attr_nest_start(m.nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-		b = mnl_attr_nest_start(m.nlh, NFTA_LIST_ELEM);
-		c = mnl_attr_nest_start(m.nlh, NFTA_SET_ELEM_DATA);
-		d = mnl_attr_nest_start(m.nlh, NFTA_DATA_VERDICT);
-		if (k)
-			put_raw(m.nlh, NFTA_VERDICT_CODE, &v, sizeof(v));
-		mnl_attr_nest_end(m.nlh, d);
-		mnl_attr_nest_end(m.nlh, c);
-		mnl_attr_nest_end(m.nlh, b);
-		mnl_attr_nest_end(m.nlh, a);
+	for (size_t k = 0; k < 2; k++) {
+		verdict_elem(&m, &v, k);
 		refused(m.nlh, -EBADMSG);
 	}
 	/* 17 concatenated fields */
@@ -419,8 +428,8 @@ static void expression_data_given_twice(void **state)
 static void attributes_given_twice(void **state)
 {
 	static const char meta[] = "meta";
-	uint32_t accept = htonl(NF_ACCEPT), jump = htonl(NFT_JUMP);
-	struct nlattr *a, *b, *c, *d;
+	uint32_t codes[] = { htonl(NF_ACCEPT), htonl(NFT_JUMP) };
+	struct nlattr *a, *b;
 	const char *why = NULL;
 	struct msg m;
 
@@ -446,19 +455,7 @@ static void attributes_given_twice(void **state)
 	assert_string_equal(why, "holds an attribute twice, at attribute 3");
 	/* a verdict coded accept, then jump, without a chain: libnftnl reads the chain from
 	 * an array it never cleared */
-	msg_start(&m, NFT_MSG_NEWSETELEM);
-	mnl_attr_put_strz(m.nlh, NFTA_SET_ELEM_LIST_TABLE, "nftgate");
-	mnl_attr_put_strz(m.nlh, NFTA_SET_ELEM_LIST_SET, "s");
-	a = mnl_attr_nest_start(m.nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-	b = mnl_attr_nest_start(m.nlh, NFTA_LIST_ELEM);
-	c = mnl_attr_nest_start(m.nlh, NFTA_SET_ELEM_DATA);
-	d = mnl_attr_nest_start(m.nlh, NFTA_DATA_VERDICT);
-	put_raw(m.nlh, NFTA_VERDICT_CODE, &accept, sizeof(accept));
-	put_raw(m.nlh, NFTA_VERDICT_CODE, &jump, sizeof(jump));
-	mnl_attr_nest_end(m.nlh, d);
-	mnl_attr_nest_end(m.nlh, c);
-	mnl_attr_nest_end(m.nlh, b);
-	mnl_attr_nest_end(m.nlh, a);
+	verdict_elem(&m, codes, 2);
 	refused(m.nlh, -EBADMSG);
 	assert_int_equal(msg_check(m.nlh, &why), -EBADMSG);
 	assert_string_equal(why, "holds an attribute twice, at attribute 3.1.2.2.1");
