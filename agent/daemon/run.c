@@ -196,7 +196,8 @@ static void after_commit(struct daemon *d, const char *what, const struct sync_r
 	metric_observe(d->dm.reconcile_messages, NULL, (double)res->msgs);
 	metric_set(d->dm.last_sync, NULL, (double)time(NULL));
 	log_info(d->log, what, LOG_UINT("msgs", res->msgs), LOG_UINT("bytes", res->bytes),
-		 LOG_DOUBLE("ms", res->ms), LOG_BOOL("replaced", res->replaced),
+		 LOG_DOUBLE("ms", res->ms), LOG_UINT("attempts", res->attempts),
+		 LOG_BOOL("replaced", res->replaced),
 		 LOG_STR("changes", res->summary));
 	if (d->sync->gc_pending && !loop_timer_armed(d->gc))
 		loop_timer_arm(d->gc, GC_DELAY_NS);
@@ -408,6 +409,9 @@ static void on_events(struct loop *l, int fd, uint32_t events, void *data)
 		log_warn(d->log, "table changed by another program", LOG_STR("by", d->seen.who));
 	if ((d->seen.foreign || d->seen.lost) && !loop_timer_armed(d->repair))
 		loop_timer_arm(d->repair, 10 * LOOP_NSEC_PER_MSEC);
+	else if (!d->seen.foreign && !d->seen.lost && !d->unheard)
+		/* every transaction read so far was ours or left our table alone */
+		sync_advance(d->sync, d->seen.genid);
 }
 
 static void on_gc(struct loop *l, struct loop_timer *t, void *data)

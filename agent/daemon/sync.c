@@ -129,6 +129,12 @@ static int refresh(struct sync *s, struct snapshot **keep, struct nft_error *e)
 	return 0;
 }
 
+void sync_advance(struct sync *s, uint32_t gen)
+{
+	if (gen && s->known && (int32_t)(gen - s->genid) > 0)
+		s->genid = gen;
+}
+
 bool sync_current(struct sync *s)
 {
 	uint32_t g;
@@ -242,6 +248,7 @@ static int converge(struct sync *s, const struct ruleset *rs, const struct catal
 		struct delta *d = NULL;
 
 		nft_error_set(e, 0, "%s", "");
+		res->attempts = (unsigned)tries + 1;
 		if (!s->known) {
 			r = refresh(s, NULL, e);
 			if (r < 0)

@@ -31,6 +31,8 @@ struct sync_result {
 				  * another program committed meanwhile is the caller's to check
 				  * (sync_current()) */
 	double ms;               /* building and committing */
+	unsigned attempts;       /* transactions built: more than 1 when the generation moved
+				  * under one (ERESTART) and the table was read again */
 	char summary[512];       /* the changes, for the log */
 };
 
@@ -59,6 +61,12 @@ struct sync {
 int sync_new(struct nl_sock *nl, int dirfd, const char *table, bool masquerade,
 	     struct sync **ret);
 struct sync *sync_free(struct sync *s);
+
+/* Other programs' transactions that left our table alone (their notifications say so)
+ * moved the ruleset to generation gen: what we know of the table holds for gen too, so the
+ * next batch is fenced with it and not refused. Ignored unless gen is newer and our picture
+ * current. */
+void sync_advance(struct sync *s, uint32_t gen);
 
 /* Reads what the kernel holds (the committed record when its generation proves it current,
  * else a dump), keeps its ids for the first plan, and saves it in the state directory as
