@@ -289,7 +289,7 @@ static int reconcile_once(struct daemon *d)
 /* A reconcile builds the new plan, layout and catalogs beside the old ones and then frees
  * the old: at 10,000 routes some 60 MiB that glibc keeps mapped, and only the next
  * reconcile reuses. Given back once the changes pause (TRIM_NS after the last), not after
- * each: faulting those pages in again costs every reconcile of a burst some 25 ms. */
+ * each, so that a burst of changes does not fault the same pages in again for every one. */
 static int reconcile(struct daemon *d)
 {
 	int r = reconcile_once(d);
