@@ -22,6 +22,16 @@ struct nft_events {
 	struct nft_events_parser p;
 };
 
+int nft_events_mute(struct nft_events *ev, bool mute)
+{
+	int group = NFNLGRP_NFTABLES;
+
+	if (mnl_socket_setsockopt(ev->nl, mute ? NETLINK_DROP_MEMBERSHIP : NETLINK_ADD_MEMBERSHIP,
+				  &group, sizeof(group)) < 0)
+		return -errno;
+	return 0;
+}
+
 int nft_events_open(const char *table, struct nft_events **ret, struct nft_error *e)
 {
 	struct nft_events *ev = calloc(1, sizeof(*ev));
@@ -42,11 +52,9 @@ int nft_events_open(const char *table, struct nft_events **ret, struct nft_error
 		r = -errno;
 		goto fail;
 	}
-	buf = NFNLGRP_NFTABLES;
-	if (mnl_socket_setsockopt(ev->nl, NETLINK_ADD_MEMBERSHIP, &buf, sizeof(buf)) < 0) {
-		r = -errno;
+	r = nft_events_mute(ev, false);
+	if (r < 0)
 		goto fail;
-	}
 	*ret = ev;
 	return 0;
 fail:
@@ -62,16 +70,6 @@ struct nft_events *nft_events_close(struct nft_events *ev)
 		mnl_socket_close(ev->nl);
 	free(ev);
 	return NULL;
-}
-
-int nft_events_mute(struct nft_events *ev, bool mute)
-{
-	int group = NFNLGRP_NFTABLES;
-
-	if (mnl_socket_setsockopt(ev->nl, mute ? NETLINK_DROP_MEMBERSHIP : NETLINK_ADD_MEMBERSHIP,
-				  &group, sizeof(group)) < 0)
-		return -errno;
-	return 0;
 }
 
 int nft_events_fd(const struct nft_events *ev)

@@ -379,7 +379,7 @@ static void on_repair(struct loop *l, struct loop_timer *t, void *data)
 	memset(&d->seen, 0, sizeof(d->seen));
 	d->unheard = false;
 	if (as_committed && sync_current(d->sync)) {
-		/* notifications were lost, but nothing changed since our commit */
+		/* notifications lost or a replace unheard, but nothing changed since our commit */
 		log_info(d->log, as_committed, LOG_BOOL("dumped", false));
 		return;
 	}
@@ -407,11 +407,13 @@ static void on_events(struct loop *l, int fd, uint32_t events, void *data)
 		log_error(d->log, "reading nftables notifications failed", LOG_ERRNO("error", r));
 	if (d->seen.foreign)
 		log_warn(d->log, "table changed by another program", LOG_STR("by", d->seen.who));
-	if ((d->seen.foreign || d->seen.lost) && !loop_timer_armed(d->repair))
-		loop_timer_arm(d->repair, 10 * LOOP_NSEC_PER_MSEC);
-	else if (!d->seen.foreign && !d->seen.lost && !d->unheard)
+	if (d->seen.foreign || d->seen.lost) {
+		if (!loop_timer_armed(d->repair))
+			loop_timer_arm(d->repair, 10 * LOOP_NSEC_PER_MSEC);
+	} else if (!d->unheard) {
 		/* every transaction read so far was ours or left our table alone */
 		sync_advance(d->sync, d->seen.genid);
+	}
 }
 
 static void on_gc(struct loop *l, struct loop_timer *t, void *data)
