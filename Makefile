@@ -81,7 +81,7 @@ $(BUILD)/tests/nftgate-faults: $(BUILD)/obj/tests/faults/nftgate_faults.o $(BUIL
 faults: $(BUILD)/tests/nftgate-faults
 
 # Everything a fresh Debian 12 machine lacks, installed only when missing.
-DEBS := build-essential pkg-config clang libclang-rt-14-dev libnftnl-dev libmnl-dev libyaml-dev libcmocka-dev libjson-c-dev \
+DEBS := build-essential libnetfilter-conntrack-dev conntrack pkg-config clang libclang-rt-14-dev libnftnl-dev libmnl-dev libyaml-dev libcmocka-dev libjson-c-dev \
 	libmicrohttpd-dev libsystemd-dev systemd curl nftables iproute2 python3 python3-pytest python3-yaml time strace procps
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
