@@ -378,7 +378,7 @@ static int refuse_empty(const struct cli *c, const struct store *s)
 	if (c->allow_empty || s->n_classes || s->n_gateways || s->n_routes || s->n_grants)
 		return EXIT_OK;
 	cli_error("the inputs hold no Gateway API object (GatewayClass, Gateway, TCPRoute, "
-		  "ReferenceGrant): applied, they would remove every listener of table inet %s. "
+		  "UDPRoute, ReferenceGrant): applied, they would remove every listener of table inet %s. "
 		  "Nothing was changed; pass --allow-empty to apply them anyway. What was read:",
 		  c->table);
 	for (size_t i = 0; i < c->n_paths; i++)

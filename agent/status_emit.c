@@ -180,6 +180,7 @@ static struct json_object *item_json(const struct object_status *s, const char *
 		ok = ok && put_gateway(st, s, now);
 		break;
 	case KIND_TCP_ROUTE:
+	case KIND_UDP_ROUTE:
 		ok = ok && put_route(st, s, now);
 		break;
 	default:

@@ -143,7 +143,8 @@ int parse_rfc3339(const char *s, int64_t *ret);
 /* Per-kind spec decoders: fill out (already holding its meta); errors go to x. */
 int decode_gateway_class(struct dec *x, const struct ynode *root, struct gateway_class *out);
 int decode_gateway(struct dec *x, const struct ynode *root, struct gateway *out);
-int decode_tcp_route(struct dec *x, const struct ynode *root, struct tcp_route *out);
+/* A TCPRoute or UDPRoute (kind, which out->kind is set to): the same schema. */
+int decode_route(struct dec *x, const struct ynode *root, enum kind kind, struct route *out);
 int decode_reference_grant(struct dec *x, const struct ynode *root, struct reference_grant *out);
 int decode_service(struct dec *x, const struct ynode *root, struct service *out);
 int decode_endpoint_slice(struct dec *x, const struct ynode *root, struct endpoint_slice *out);
@@ -152,7 +153,7 @@ int decode_namespace(struct dec *x, const struct ynode *root, struct namespace_o
 /* Free what an object owns (not the object itself); safe on a zeroed or half-built object. */
 void gateway_class_free_contents(struct gateway_class *c);
 void gateway_free_contents(struct gateway *g);
-void tcp_route_free_contents(struct tcp_route *r);
+void route_free_contents(struct route *r);
 void reference_grant_free_contents(struct reference_grant *g);
 void service_free_contents(struct service *s);
 void endpoint_slice_free_contents(struct endpoint_slice *e);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * TCPRoute and ReferenceGrant: CRD defaults and schema/CEL validation
+ * TCPRoute, UDPRoute and ReferenceGrant: CRD defaults and schema/CEL validation
  * (reference/gateway-api.md §2.1, §2.3, §3, §3.4, §5.4).
  */
 #include <errno.h>
@@ -24,7 +24,7 @@ static bool is_v1alpha2(const struct dec *x)
 static int decode_parent(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
 			 void *ctx)
 {
-	const struct tcp_route *rt = ctx;
+	const struct route *rt = ctx;
 	struct parent_ref *p = elem;
 	int64_t port = 0;
 	int r;
@@ -74,7 +74,7 @@ static bool same_section(const struct parent_ref *a, const struct parent_ref *b)
  * them. Standard (v1): sectionName. Experimental (v1alpha2): sectionName and port.
  */
 static int check_parents_distinct(struct dec *x, const struct ynode *seq, const char *f,
-				  const struct tcp_route *rt, bool with_port)
+				  const struct route *rt, bool with_port)
 {
 	const char *what = with_port ? "sectionName or port" : "sectionName";
 	char fi[FIELD_MAX];
@@ -100,7 +100,7 @@ static int check_parents_distinct(struct dec *x, const struct ynode *seq, const 
 	return 0;
 }
 
-static int decode_parents(struct dec *x, const struct ynode *spec, struct tcp_route *rt)
+static int decode_parents(struct dec *x, const struct ynode *spec, struct route *rt)
 {
 	const struct ynode *seq;
 	char f[FIELD_MAX];
@@ -121,7 +121,7 @@ static int decode_parents(struct dec *x, const struct ynode *spec, struct tcp_ro
 static int decode_backend(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
 			  void *ctx)
 {
-	const struct tcp_route *rt = ctx;
+	const struct route *rt = ctx;
 	struct backend_ref *b = elem;
 	int64_t port = 0, weight = 1;
 	char fp[FIELD_MAX];
@@ -148,7 +148,7 @@ static int decode_backend(struct dec *x, const struct ynode *m, const char *f, s
 	return 0;
 }
 
-static int decode_rule(struct dec *x, const struct ynode *m, const char *f, struct tcp_route *rt,
+static int decode_rule(struct dec *x, const struct ynode *m, const char *f, struct route *rt,
 		       struct route_rule *rule)
 {
 	const struct ynode *seq;
@@ -170,7 +170,7 @@ static int decode_rule(struct dec *x, const struct ynode *m, const char *f, stru
 static int rule_item(struct dec *x, const struct ynode *m, const char *f, size_t i, void *elem,
 		     void *ctx)
 {
-	struct tcp_route *rt = ctx;
+	struct route *rt = ctx;
 	struct route_rule *rule = elem;
 	char fn[FIELD_MAX], q[128];
 	int r = decode_rule(x, m, f, rt, rule);
@@ -186,7 +186,7 @@ static int rule_item(struct dec *x, const struct ynode *m, const char *f, size_t
 	return 0;
 }
 
-static int decode_rules(struct dec *x, const struct ynode *spec, struct tcp_route *rt)
+static int decode_rules(struct dec *x, const struct ynode *spec, struct route *rt)
 {
 	const struct ynode *seq;
 	char f[FIELD_MAX];
@@ -204,10 +204,14 @@ static int decode_rules(struct dec *x, const struct ynode *spec, struct tcp_rout
 			      rule_item, rt);
 }
 
-int decode_tcp_route(struct dec *x, const struct ynode *root, struct tcp_route *out)
+/* UDPRoute's CRD is TCPRoute's with another kind name (§5.2): same fields, defaults, limits. */
+int decode_route(struct dec *x, const struct ynode *root, enum kind kind, struct route *out)
 {
 	const struct ynode *spec;
-	int r = dec_map(x, root, "spec", "", true, &spec);
+	int r;
+
+	out->kind = kind;
+	r = dec_map(x, root, "spec", "", true, &spec);
 
 	if (r < 0 || !spec || (r = decode_parents(x, spec, out)) < 0)
 		return r;

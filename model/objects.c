@@ -13,6 +13,7 @@ static const char *const kind_names[KIND__COUNT] = {
 	[KIND_GATEWAY_CLASS] = "GatewayClass",
 	[KIND_GATEWAY] = "Gateway",
 	[KIND_TCP_ROUTE] = "TCPRoute",
+	[KIND_UDP_ROUTE] = "UDPRoute",
 	[KIND_REFERENCE_GRANT] = "ReferenceGrant",
 	[KIND_SERVICE] = "Service",
 	[KIND_ENDPOINT_SLICE] = "EndpointSlice",
@@ -24,6 +25,36 @@ const char *kind_name(enum kind k)
 	if ((unsigned)k >= KIND__COUNT)
 		return "?";
 	return kind_names[k];
+}
+
+static const enum store_array arrays[KIND__COUNT] = {
+	[KIND_GATEWAY_CLASS] = ARR_CLASSES,
+	[KIND_GATEWAY] = ARR_GATEWAYS,
+	[KIND_TCP_ROUTE] = ARR_ROUTES,
+	[KIND_UDP_ROUTE] = ARR_ROUTES,
+	[KIND_REFERENCE_GRANT] = ARR_GRANTS,
+	[KIND_SERVICE] = ARR_SERVICES,
+	[KIND_ENDPOINT_SLICE] = ARR_SLICES,
+	[KIND_NAMESPACE] = ARR_NAMESPACES,
+};
+
+enum store_array kind_array(enum kind k)
+{
+	return arrays[k];
+}
+
+enum kind store_object_kind(enum store_array a, const void *obj)
+{
+	static const enum kind fixed[ARR__COUNT] = {
+		[ARR_CLASSES] = KIND_GATEWAY_CLASS,
+		[ARR_GATEWAYS] = KIND_GATEWAY,
+		[ARR_GRANTS] = KIND_REFERENCE_GRANT,
+		[ARR_SERVICES] = KIND_SERVICE,
+		[ARR_SLICES] = KIND_ENDPOINT_SLICE,
+		[ARR_NAMESPACES] = KIND_NAMESPACE,
+	};
+
+	return a == ARR_ROUTES ? ((const struct route *)obj)->kind : fixed[a];
 }
 
 struct store *store_new(void)
@@ -104,7 +135,7 @@ void gateway_free_contents(struct gateway *g)
 	free(g->addresses);
 }
 
-void tcp_route_free_contents(struct tcp_route *r)
+void route_free_contents(struct route *r)
 {
 	meta_free(&r->m);
 	for (size_t i = 0; i < r->n_parents; i++) {
@@ -188,7 +219,7 @@ struct store *store_free(struct store *s)
 		gateway_free_contents(&s->gateways[i]);
 	free(s->gateways);
 	for (size_t i = 0; i < s->n_routes; i++)
-		tcp_route_free_contents(&s->routes[i]);
+		route_free_contents(&s->routes[i]);
 	free(s->routes);
 	for (size_t i = 0; i < s->n_grants; i++)
 		reference_grant_free_contents(&s->grants[i]);

@@ -50,6 +50,7 @@ enum kind {
 	KIND_GATEWAY_CLASS,
 	KIND_GATEWAY,
 	KIND_TCP_ROUTE,
+	KIND_UDP_ROUTE,
 	KIND_REFERENCE_GRANT,
 	KIND_SERVICE,
 	KIND_ENDPOINT_SLICE,
@@ -142,8 +143,10 @@ struct route_rule {
 	size_t n_refs;
 };
 
-struct tcp_route {
+/* A TCPRoute or a UDPRoute: the two kinds have one shape (reference/gateway-api.md §5.2). */
+struct route {
 	struct meta m;
+	enum kind kind;   /* KIND_TCP_ROUTE or KIND_UDP_ROUTE */
 	struct parent_ref *parents;
 	size_t n_parents;
 	struct route_rule *rules;
@@ -224,6 +227,25 @@ struct store_input {
 	size_t refused;              /* objects and documents refused with an error */
 };
 
+/* The store's object arrays, for code that walks each of them once (the reader, store views):
+ * one per kind, except that routes holds both route kinds. */
+enum store_array {
+	ARR_CLASSES,
+	ARR_GATEWAYS,
+	ARR_ROUTES,
+	ARR_GRANTS,
+	ARR_SERVICES,
+	ARR_SLICES,
+	ARR_NAMESPACES,
+	ARR__COUNT,
+};
+
+/* The array that holds objects of kind k. */
+enum store_array kind_array(enum kind k);
+
+/* The kind of obj, an element of array a (a route says its own). */
+enum kind store_object_kind(enum store_array a, const void *obj);
+
 /*
  * Everything read from the inputs. Arrays grow as objects are added; the store owns
  * every object and every string in it.
@@ -236,12 +258,12 @@ struct store_input {
 struct store {
 	struct gateway_class *classes;   size_t n_classes;
 	struct gateway *gateways;        size_t n_gateways;
-	struct tcp_route *routes;        size_t n_routes;
+	struct route *routes;            size_t n_routes; /* TCPRoutes and UDPRoutes */
 	struct reference_grant *grants;  size_t n_grants;
 	struct service *services;        size_t n_services;
 	struct endpoint_slice *slices;   size_t n_slices;
 	struct namespace_obj *namespaces; size_t n_namespaces;
-	size_t cap[KIND__COUNT];         /* allocated length of each array above, by enum kind */
+	size_t cap[ARR__COUNT];          /* allocated length of each array above, by store_array */
 	struct store_input *inputs;      size_t n_inputs, cap_inputs; /* in reading order */
 };
 

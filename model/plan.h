@@ -2,8 +2,8 @@
 /*
  * The forwarding plan: the only thing that crosses from model/ to nft/.
  *
- * One plan_listener per TCP listener this node must program, keyed by a stable string so
- * that two plans can be diffed. A listener either forwards (weighted shares, each share a
+ * One plan_listener per TCP or UDP listener this node must program, keyed by a stable string
+ * so that two plans can be diffed. A listener either forwards (weighted shares, each share a
  * backendRef of the route that carries traffic) or rejects every new connection. The plan
  * owns every string and array in it; plan_free() releases all of it.
  */
@@ -29,9 +29,10 @@ struct plan_endpoint {
 };
 
 /* A backendRef of the carrying route. Gets weight/sum(weights) of the listener's new
- * connections; within a share, endpoints are chosen uniformly. A reject share's
- * connections get a TCP reset: the backendRef is invalid or has no usable endpoint. A share
- * with endpoints of one family only rejects its share of the other family's connections. */
+ * connections (UDP: new flows); within a share, endpoints are chosen uniformly. A reject
+ * share's connections are refused (TCP: a reset): the backendRef is invalid or has no
+ * usable endpoint. A share with endpoints of one family only rejects its share of the
+ * other family's connections. */
 struct plan_share {
 	uint32_t weight;         /* 0..1000000; 0 gets nothing */
 	bool reject;
@@ -50,14 +51,16 @@ struct plan_addr {
 
 enum plan_action {
 	PLAN_FORWARD, /* weighted shares; a listener whose weights sum to 0 rejects everything */
-	PLAN_REJECT,  /* conflicted, or no route carries traffic: reset every new connection */
+	PLAN_REJECT,  /* conflicted, or no route carries traffic: refuse every new connection */
 };
 
+/* A TCP listener's route is a TCPRoute, a UDP listener's a UDPRoute. The two kinds may share
+ * a namespace/name, so a route is identified by (protocol, route). */
 struct plan_listener {
 	char *key;               /* "ns/gateway/listener", unique in the plan */
 	char *gateway;           /* "ns/name" */
 	char *listener;          /* listener name */
-	uint8_t protocol;        /* IPPROTO_TCP */
+	uint8_t protocol;        /* IPPROTO_TCP or IPPROTO_UDP (listener protocol TCP, UDP) */
 	uint16_t port;           /* host order */
 	struct plan_addr *addrs; /* the Gateway's spec.addresses; none = every local address */
 	size_t n_addrs;

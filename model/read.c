@@ -35,11 +35,20 @@ const struct read_limits read_limits_default = {
 	}
 WRAP(decode_gateway_class, struct gateway_class)
 WRAP(decode_gateway, struct gateway)
-WRAP(decode_tcp_route, struct tcp_route)
 WRAP(decode_reference_grant, struct reference_grant)
 WRAP(decode_service, struct service)
 WRAP(decode_endpoint_slice, struct endpoint_slice)
 WRAP(decode_namespace, struct namespace_obj)
+
+static int decode_tcp_route_any(struct dec *x, const struct ynode *r, void *o)
+{
+	return decode_route(x, r, KIND_TCP_ROUTE, o);
+}
+
+static int decode_udp_route_any(struct dec *x, const struct ynode *r, void *o)
+{
+	return decode_route(x, r, KIND_UDP_ROUTE, o);
+}
 #define WRAP_FREE(fn, type)                                                             \
 	static void fn##_any(void *o)                                                   \
 	{                                                                               \
@@ -47,14 +56,14 @@ WRAP(decode_namespace, struct namespace_obj)
 	}
 WRAP_FREE(gateway_class_free_contents, struct gateway_class)
 WRAP_FREE(gateway_free_contents, struct gateway)
-WRAP_FREE(tcp_route_free_contents, struct tcp_route)
+WRAP_FREE(route_free_contents, struct route)
 WRAP_FREE(reference_grant_free_contents, struct reference_grant)
 WRAP_FREE(service_free_contents, struct service)
 WRAP_FREE(endpoint_slice_free_contents, struct endpoint_slice)
 WRAP_FREE(namespace_free_contents, struct namespace_obj)
 
 /* Every kind nftgate reads, indexed by enum kind (its name is kind_name()); each object
- * struct starts with its struct meta. */
+ * struct starts with its struct meta. Both route kinds fill the one routes array. */
 struct kind_ops {
 	const char *versions[3];
 	bool namespaced;
@@ -74,8 +83,10 @@ static const struct kind_ops kinds[KIND__COUNT] = {
 	    decode_gateway_class, gateway_class_free_contents, GW("v1"), GW("v1beta1")),
 	OPS(KIND_GATEWAY, true, &name_subdomain, struct gateway, gateways, decode_gateway,
 	    gateway_free_contents, GW("v1"), GW("v1beta1")),
-	OPS(KIND_TCP_ROUTE, true, &name_subdomain, struct tcp_route, routes, decode_tcp_route,
-	    tcp_route_free_contents, GW("v1"), GW("v1alpha2")),
+	OPS(KIND_TCP_ROUTE, true, &name_subdomain, struct route, routes, decode_tcp_route,
+	    route_free_contents, GW("v1"), GW("v1alpha2")),
+	OPS(KIND_UDP_ROUTE, true, &name_subdomain, struct route, routes, decode_udp_route,
+	    route_free_contents, GW("v1"), GW("v1alpha2")),
 	OPS(KIND_REFERENCE_GRANT, true, &name_subdomain, struct reference_grant, grants,
 	    decode_reference_grant, reference_grant_free_contents, GW("v1"), GW("v1beta1")),
 	OPS(KIND_SERVICE, true, &name_label1035, struct service, services, decode_service,
@@ -108,12 +119,23 @@ static void note(struct load *l, int r)
 		l->worst = r;
 }
 
+/* Whether k is the first kind its array holds, so that a walk over kinds that skips the
+ * others visits each array once (the route kinds share one). */
+static bool first_of_array(int k)
+{
+	for (int j = 0; j < k; j++)
+		if (kind_array(j) == kind_array(k))
+			return false;
+	return true;
+}
+
 static size_t store_count(const struct store *s)
 {
 	size_t n = 0;
 
 	for (int k = 0; k < KIND__COUNT; k++)
-		n += *(const size_t *)((const char *)s + kinds[k].n_off);
+		if (first_of_array(k))
+			n += *(const size_t *)((const char *)s + kinds[k].n_off);
 	return n;
 }
 
@@ -125,7 +147,7 @@ static int store_append(struct store *s, enum kind k, const void *obj)
 	void **arr = (void **)((char *)s + ops->arr_off);
 	size_t *n = (size_t *)((char *)s + ops->n_off);
 
-	if (array_grow(arr, &s->cap[k], *n + 1, ops->size) < 0)
+	if (array_grow(arr, &s->cap[kind_array(k)], *n + 1, ops->size) < 0)
 		return -ENOMEM;
 	memcpy((char *)*arr + *n * ops->size, obj, ops->size);
 	(*n)++;
@@ -549,11 +571,13 @@ int store_load_path(struct store *s, const char *path, const struct read_limits 
 
 struct key_ref {
 	const struct meta *m;
+	enum kind kind;
 };
 
 static int cmp_meta(const void *pa, const void *pb)
 {
-	const struct meta *a = ((const struct key_ref *)pa)->m, *b = ((const struct key_ref *)pb)->m;
+	const struct key_ref *x = pa, *y = pb;
+	const struct meta *a = x->m, *b = y->m;
 	int c = strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : "");
 
 	if (c)
@@ -561,8 +585,18 @@ static int cmp_meta(const void *pa, const void *pb)
 	c = strcmp(a->name, b->name);
 	if (c)
 		return c;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
 	/* input order among equals, so "also at" names the first definition */
 	return (a > b) - (a < b);
+}
+
+static bool same_key(const struct key_ref *x, const struct key_ref *y)
+{
+	const struct meta *a = x->m, *b = y->m;
+
+	return x->kind == y->kind && !strcmp(a->name, b->name) &&
+	       !strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : "");
 }
 
 int store_check(const struct store *s, struct diags *d)
@@ -575,24 +609,25 @@ int store_check(const struct store *s, struct diags *d)
 		size_t n = *(const size_t *)((const char *)s + ops->n_off);
 		struct key_ref *v;
 
-		if (n < 2)
+		if (n < 2 || !first_of_array(k))
 			continue;
 		v = malloc(n * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			v[i].m = (const struct meta *)(arr + i * ops->size);
+			v[i].kind = store_object_kind(kind_array(k), v[i].m);
+		}
 		qsort(v, n, sizeof(*v), cmp_meta);
 		for (size_t i = 1; i < n; i++) {
 			const struct meta *a = v[i - 1].m, *b = v[i].m;
 			char obj[600];
 			int r;
 
-			if (strcmp(a->name, b->name) != 0 ||
-			    strcmp(a->namespace ? a->namespace : "", b->namespace ? b->namespace : ""))
+			if (!same_key(&v[i - 1], &v[i]))
 				continue;
-			snprintf(obj, sizeof(obj), "%s %s%s%s", kind_name(k), b->namespace ? b->namespace : "",
-				 b->namespace ? "/" : "", b->name);
+			snprintf(obj, sizeof(obj), "%s %s%s%s", kind_name(v[i].kind),
+				 b->namespace ? b->namespace : "", b->namespace ? "/" : "", b->name);
 			r = diags_add(d, b->loc.file, b->loc.line, obj, NULL,
 				      "defined twice (also at %s:%u)", a->loc.file ? a->loc.file : "?",
 				      a->loc.line);

@@ -16,22 +16,23 @@
 #include "model/validate.h"
 
 /* §3.4: some grant in the target namespace must match both from and to. */
-static bool ref_permitted(const struct rctx *c, const char *route_ns,
+static bool ref_permitted(const struct rctx *c, const struct route *r,
 			  const struct backend_ref *b)
 {
-	return !strcmp(route_ns, b->namespace) || grant_permits(c, b->namespace, route_ns, b->name);
+	return !strcmp(r->m.namespace, b->namespace) ||
+	       grant_permits(c, r->kind, b->namespace, r->m.namespace, b->name);
 }
 
-/* The TCP port of svc numbered `port`; *other set when the number exists for another
- * protocol only. */
-static const struct service_port *service_tcp_port(const struct service *svc, uint16_t port,
-						   const char **other)
+/* The port of svc numbered `port` with protocol proto ("TCP", "UDP"); *other set when the
+ * number exists for another protocol only. */
+static const struct service_port *service_port(const struct service *svc, uint16_t port,
+					       const char *proto, const char **other)
 {
 	*other = NULL;
 	for (size_t i = 0; i < svc->n_ports; i++) {
 		if (svc->ports[i].port != port)
 			continue;
-		if (!strcmp(svc->ports[i].protocol, "TCP"))
+		if (!strcmp(svc->ports[i].protocol, proto))
 			return &svc->ports[i];
 		*other = svc->ports[i].protocol;
 	}
@@ -222,7 +223,7 @@ static void census_slice(const struct endpoint_slice *es, const struct service_p
 }
 
 /* spec.rules[i].backendRefs[j] of b in r, for messages. */
-static void ref_field(const struct tcp_route *r, const struct backend_ref *b, char *buf,
+static void ref_field(const struct route *r, const struct backend_ref *b, char *buf,
 		      size_t size)
 {
 	for (size_t i = 0; i < r->n_rules; i++) {
@@ -241,7 +242,7 @@ static void ref_field(const struct tcp_route *r, const struct backend_ref *b, ch
  * (PLAN_MAX_SHARE_ENDPOINTS): an input error located at the backendRef, since only here are
  * the route, the ref and every slice of the Service known together. Counting before
  * de-duplication is a bound; the exact set is only built when the bound is passed. */
-static void check_share_size(struct rctx *c, const struct tcp_route *r,
+static void check_share_size(struct rctx *c, const struct route *r,
 			     const struct backend_ref *b, const struct ref_result *rr,
 			     const struct endpoint_census *k)
 {
@@ -265,7 +266,8 @@ static void check_share_size(struct rctx *c, const struct tcp_route *r,
 
 		if (fam[f] <= PLAN_MAX_SHARE_ENDPOINTS)
 			continue;
-		snprintf(object, sizeof(object), "TCPRoute %s/%s", r->m.namespace, r->m.name);
+		snprintf(object, sizeof(object), "%s %s/%s", kind_name(r->kind), r->m.namespace,
+			 r->m.name);
 		if (diags_add(c->o->diags, b->loc.file, b->loc.line, object, field,
 			      "Service %s/%s port %u has %zu IPv%d endpoints; a backendRef can have "
 			      "at most %u per address family (limit PLAN_MAX_SHARE_ENDPOINTS)",
@@ -282,7 +284,7 @@ static void check_share_size(struct rctx *c, const struct tcp_route *r,
  * the latter), so it is BackendNotFound like an ExternalName Service, and its share is
  * rejected. Some valid endpoints: the refused ones are just left out.
  */
-static void endpoints_check(struct rctx *c, const struct tcp_route *r,
+static void endpoints_check(struct rctx *c, const struct route *r,
 			    const struct backend_ref *b, struct ref_result *out)
 {
 	const struct endpoint_slice *const *sl;
@@ -304,7 +306,7 @@ static void endpoints_check(struct rctx *c, const struct tcp_route *r,
 	check_share_size(c, r, b, out, &k);
 }
 
-void ref_resolve(struct rctx *c, const struct tcp_route *r, const struct backend_ref *b,
+void ref_resolve(struct rctx *c, const struct route *r, const struct backend_ref *b,
 		 struct ref_result *out)
 {
 	const struct service *svc;
@@ -316,10 +318,10 @@ void ref_resolve(struct rctx *c, const struct tcp_route *r, const struct backend
 		     b->group, *b->group ? "/" : "", b->kind, b->namespace, b->name);
 		return;
 	}
-	if (!ref_permitted(c, r->m.namespace, b)) {
+	if (!ref_permitted(c, r, b)) {
 		fail(c, out, "RefNotPermitted", "Service %s/%s: no ReferenceGrant in namespace \"%s\" "
-		     "allows TCPRoutes from namespace \"%s\" to reference it", b->namespace, b->name,
-		     b->namespace, r->m.namespace);
+		     "allows %ss from namespace \"%s\" to reference it", b->namespace, b->name,
+		     b->namespace, kind_name(r->kind), r->m.namespace);
 		return;
 	}
 	svc = find_service(c, b->namespace, b->name);
@@ -333,11 +335,12 @@ void ref_resolve(struct rctx *c, const struct tcp_route *r, const struct backend
 		     "not supported as a backend (CVE-2021-25740)", b->namespace, b->name);
 		return;
 	}
-	sp = service_tcp_port(svc, b->port, &other);
+	/* a route's backend port has the route's protocol: kube-proxy forwards only that one */
+	sp = service_port(svc, b->port, route_protocol(r->kind), &other);
 	if (!sp) {
 		if (other)
-			fail(c, out, "BackendNotFound", "Service %s/%s port %u is %s, not TCP",
-			     b->namespace, b->name, b->port, other);
+			fail(c, out, "BackendNotFound", "Service %s/%s port %u has protocol %s, not %s",
+			     b->namespace, b->name, b->port, other, route_protocol(r->kind));
 		else
 			fail(c, out, "BackendNotFound", "Service %s/%s has no port %u", b->namespace,
 			     b->name, b->port);

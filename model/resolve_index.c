@@ -28,11 +28,27 @@ static int meta_cmp(const struct meta *a, const struct meta *b)
 	return ns_name_cmp(a->namespace, a->name, b->namespace, b->name);
 }
 
-int route_older_cmp(const struct tcp_route *a, const struct tcp_route *b)
+int route_cmp(const struct route *a, const struct route *b)
 {
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return meta_cmp(&a->m, &b->m);
+}
+
+int route_older_cmp(const struct route *a, const struct route *b)
+{
+	int r;
+
 	if (a->m.created != b->m.created)
 		return a->m.created < b->m.created ? -1 : 1;
-	return meta_cmp(&a->m, &b->m);
+	r = meta_cmp(&a->m, &b->m);
+	/* one listener carries one kind: the kind only makes the order total */
+	return r ? r : route_cmp(a, b);
+}
+
+const char *route_protocol(enum kind k)
+{
+	return k == KIND_UDP_ROUTE ? "UDP" : "TCP";
 }
 
 /* Every indexed struct starts with its struct meta, so one comparator serves them all. */
@@ -65,9 +81,16 @@ static int sorted_ptrs(const void *base, size_t n, size_t size,
 	return 0;
 }
 
-static bool grant_from_ok(const struct grant_from *f)
+/* The route kind a `from` entry names (§3.4: it grants that kind only), or KIND__COUNT. */
+static enum kind grant_from_kind(const struct grant_from *f)
 {
-	return !strcmp(f->group, GATEWAY_GROUP) && !strcmp(f->kind, "TCPRoute");
+	if (strcmp(f->group, GATEWAY_GROUP))
+		return KIND__COUNT;
+	if (!strcmp(f->kind, kind_name(KIND_TCP_ROUTE)))
+		return KIND_TCP_ROUTE;
+	if (!strcmp(f->kind, kind_name(KIND_UDP_ROUTE)))
+		return KIND_UDP_ROUTE;
+	return KIND__COUNT;
 }
 
 static bool grant_to_ok(const struct grant_to *t)
@@ -78,7 +101,7 @@ static bool grant_to_ok(const struct grant_to *t)
 static int perm_cmp(const void *a, const void *b)
 {
 	const struct grant_perm *x = a, *y = b;
-	int r = strcmp(x->ns, y->ns);
+	int r = x->from != y->from ? (x->from < y->from ? -1 : 1) : strcmp(x->ns, y->ns);
 
 	if (!r)
 		r = strcmp(x->from_ns, y->from_ns);
@@ -89,7 +112,7 @@ static int perm_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* The permissions of one grant: each TCPRoute `from` namespace times each Service `to`
+/* The permissions of one grant: each route `from` (kind, namespace) times each Service `to`
  * name; a `to` without a name stands for every name, so it alone is kept. Returns how many
  * were (or, with v NULL, would be) written. */
 static size_t grant_perms(const struct reference_grant *g, struct grant_perm *v)
@@ -100,14 +123,16 @@ static size_t grant_perms(const struct reference_grant *g, struct grant_perm *v)
 	for (size_t t = 0; t < g->n_to; t++)
 		every = every || (grant_to_ok(&g->to[t]) && !g->to[t].name);
 	for (size_t f = 0; f < g->n_from; f++) {
-		if (!grant_from_ok(&g->from[f]))
+		enum kind from = grant_from_kind(&g->from[f]);
+
+		if (from == KIND__COUNT)
 			continue;
 		for (size_t t = 0; t < g->n_to; t++) {
 			if (!grant_to_ok(&g->to[t]) || (every && g->to[t].name))
 				continue;
 			if (v)
-				v[n] = (struct grant_perm){ g->m.namespace, g->from[f].namespace,
-							    g->to[t].name };
+				v[n] = (struct grant_perm){ from, g->m.namespace,
+							    g->from[f].namespace, g->to[t].name };
 			n++;
 		}
 	}
@@ -160,9 +185,10 @@ static int perms_build(struct rctx *c)
 	return 0;
 }
 
-bool grant_permits(const struct rctx *c, const char *ns, const char *from_ns, const char *name)
+bool grant_permits(const struct rctx *c, enum kind from, const char *ns, const char *from_ns,
+		   const char *name)
 {
-	struct grant_perm every = { ns, from_ns, NULL }, one = { ns, from_ns, name };
+	struct grant_perm every = { from, ns, from_ns, NULL }, one = { from, ns, from_ns, name };
 
 	return bsearch(&every, c->perms, c->n_perms, sizeof(*c->perms), perm_cmp) ||
 	       bsearch(&one, c->perms, c->n_perms, sizeof(*c->perms), perm_cmp);

@@ -34,13 +34,14 @@ struct gw_state;
 struct lst_state {
 	const struct listener *l;
 	struct gw_state *gw;
-	bool tcp;              /* protocol TCP: the only one nftgate serves */
-	bool kinds_invalid;    /* allowedRoutes.kinds lists a kind a TCP listener cannot carry */
-	bool admits_tcproute;  /* TCPRoute is among the supported kinds */
+	uint8_t proto;         /* IPPROTO_TCP or IPPROTO_UDP, the protocols nftgate serves; else 0 */
+	enum kind route_kind;  /* with proto: the one kind it can carry, TCPRoute or UDPRoute */
+	bool kinds_invalid;    /* allowedRoutes.kinds lists a kind this listener cannot carry */
+	bool admits_kind;      /* route_kind is among the supported kinds */
 	bool conflicted;
 	int32_t attached;      /* Accepted routes attached here */
 	size_t last_route;     /* 1 + index of the last route counted, to count a route once */
-	const struct tcp_route *winner; /* oldest attached route: the one that carries traffic */
+	const struct route *winner;     /* oldest attached route: the one that carries traffic */
 	struct label_selector *sel;     /* owned: l->selector with sorted values (selector_sorted) */
 };
 
@@ -73,16 +74,17 @@ struct parent_result {
 };
 
 struct route_state {
-	const struct tcp_route *r;
+	const struct route *r;
 	bool has_status;
 	struct parent_result *parents; /* parallel to r->parents */
 	struct ref_result **refs;      /* [rule][ref] */
 };
 
-/* One permission a ReferenceGrant in `ns` gives (§3.4): TCPRoutes in from_ns may reference
- * the Service `name` there (NULL: every Service). Flattened so that a check is a lookup,
- * not a scan of every grant in the namespace. Strings borrowed from the store. */
+/* One permission a ReferenceGrant in `ns` gives (§3.4): routes of kind `from` in from_ns may
+ * reference the Service `name` there (NULL: every Service). Flattened so that a check is a
+ * lookup, not a scan of every grant in the namespace. Strings borrowed from the store. */
 struct grant_perm {
+	enum kind from;
 	const char *ns;
 	const char *from_ns;
 	const char *name;
@@ -103,7 +105,7 @@ struct rctx {
 	struct labels *ns_labels;  /* parallel to nss: each one's labels sorted by key (shallow) */
 
 	struct gw_state *gws; size_t n_gws;   /* in-scope Gateways, by ns/name */
-	struct route_state *routes; size_t n_routes; /* every route, by ns/name */
+	struct route_state *routes; size_t n_routes; /* every route, by kind, ns/name */
 };
 
 /* resolve_index.c */
@@ -118,11 +120,16 @@ const struct labels *namespace_labels(const struct rctx *c, const char *name);
 /* The slices labelled for Service ns/name: sets *first and returns how many follow. */
 size_t find_slices(const struct rctx *c, const char *ns, const char *svc,
 		   const struct endpoint_slice *const **first);
-/* Whether some grant in ns lets TCPRoutes in from_ns reference Service ns/name. */
-bool grant_permits(const struct rctx *c, const char *ns, const char *from_ns, const char *name);
+/* Whether some grant in ns lets routes of kind `from` in from_ns reference Service ns/name. */
+bool grant_permits(const struct rctx *c, enum kind from, const char *ns, const char *from_ns,
+		   const char *name);
 struct gw_state *find_gateway(const struct rctx *c, const char *ns, const char *name);
 /* Creation order used for route precedence: oldest, then namespace/name. */
-int route_older_cmp(const struct tcp_route *a, const struct tcp_route *b);
+int route_older_cmp(const struct route *a, const struct route *b);
+/* The order of c->routes (and of route status): kind, then namespace/name. */
+int route_cmp(const struct route *a, const struct route *b);
+/* "TCP" for a TCPRoute, "UDP" for a UDPRoute: the protocol its listeners and backends have. */
+const char *route_protocol(enum kind k);
 
 /* selector.c */
 /* sel must come from selector_sorted() and l be sorted by key (namespace_labels()): keys
@@ -139,6 +146,8 @@ bool namespace_selected(const struct rctx *c, const struct label_selector *sel,
 
 /* resolve_listeners.c */
 bool class_is_ours(const struct rctx *c, const char *class_name);
+/* Whether allowedRoutes.kinds entry k names the kind ls can carry (ls->proto set). */
+bool listener_kind_valid(const struct lst_state *ls, const struct route_group_kind *k);
 int gateways_build(struct rctx *c);
 int conflicts_mark(struct rctx *c);
 void gateways_free(struct rctx *c);
@@ -150,7 +159,7 @@ int routes_build(struct rctx *c);
 void routes_free(struct rctx *c);
 
 /* resolve_backends.c */
-void ref_resolve(struct rctx *c, const struct tcp_route *r, const struct backend_ref *b,
+void ref_resolve(struct rctx *c, const struct route *r, const struct backend_ref *b,
 		 struct ref_result *out);
 /* Fills share (weight, backend, endpoints or reject) for one backendRef. */
 int share_build(struct rctx *c, const struct backend_ref *b, const struct ref_result *rr,

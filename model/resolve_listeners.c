@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,23 +26,35 @@ bool class_is_ours(const struct rctx *c, const char *class_name)
 	return false;
 }
 
-static bool kind_valid_for_tcp(const struct route_group_kind *k)
+/* The protocols served, each carrying its one route kind (§1.3): TCP TCPRoute, UDP UDPRoute. */
+static void listener_protocol(struct lst_state *ls)
 {
-	return !strcmp(k->group, GATEWAY_GROUP) && !strcmp(k->kind, "TCPRoute");
+	if (!strcmp(ls->l->protocol, "TCP")) {
+		ls->proto = IPPROTO_TCP;
+		ls->route_kind = KIND_TCP_ROUTE;
+	} else if (!strcmp(ls->l->protocol, "UDP")) {
+		ls->proto = IPPROTO_UDP;
+		ls->route_kind = KIND_UDP_ROUTE;
+	}
 }
 
-/* allowedRoutes.kinds (§1.3): absent or empty means the protocol's kind (TCPRoute). */
+bool listener_kind_valid(const struct lst_state *ls, const struct route_group_kind *k)
+{
+	return !strcmp(k->group, GATEWAY_GROUP) && !strcmp(k->kind, kind_name(ls->route_kind));
+}
+
+/* allowedRoutes.kinds (§1.3): absent or empty means the protocol's kind. */
 static void listener_kinds(struct lst_state *ls)
 {
 	const struct listener *l = ls->l;
 
-	ls->tcp = !strcmp(l->protocol, "TCP");
-	if (!ls->tcp)
+	listener_protocol(ls);
+	if (!ls->proto)
 		return;
-	ls->admits_tcproute = l->n_kinds == 0;
+	ls->admits_kind = l->n_kinds == 0;
 	for (size_t i = 0; i < l->n_kinds; i++) {
-		if (kind_valid_for_tcp(&l->kinds[i]))
-			ls->admits_tcproute = true;
+		if (listener_kind_valid(ls, &l->kinds[i]))
+			ls->admits_kind = true;
 		else
 			ls->kinds_invalid = true;
 	}
@@ -178,8 +191,9 @@ void gateways_free(struct rctx *c)
 	free(c->gws);
 }
 
-/* One (port, address) a TCP listener listens on; wildcard = every local address. */
+/* One (protocol, port, address) a listener listens on; wildcard = every local address. */
 struct bind {
+	uint8_t proto;
 	uint16_t port;
 	bool wildcard;
 	struct plan_addr addr;
@@ -191,6 +205,8 @@ static int bind_cmp(const void *a, const void *b)
 	const struct bind *x = a, *y = b;
 	int r;
 
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
 	if (x->port != y->port)
 		return x->port < y->port ? -1 : 1;
 	if (x->wildcard != y->wildcard)
@@ -246,8 +262,9 @@ static size_t binds_count(const struct rctx *c)
 	return n;
 }
 
-/* §1.4: TCP listeners of every programmed Gateway whose (port, address) overlap are all
- * conflicted; no winner. Non-TCP listeners are unsupported, so never conflict with TCP. */
+/* §1.4: listeners of every programmed Gateway whose (protocol, port, address) overlap are all
+ * conflicted; no winner. TCP and UDP on one port are distinct (§7 trap 16); listeners of
+ * other protocols are unsupported, so never conflict with either. */
 int conflicts_mark(struct rctx *c)
 {
 	struct bind *v = calloc(binds_count(c) + 1, sizeof(*v));
@@ -263,20 +280,21 @@ int conflicts_mark(struct rctx *c)
 		for (size_t j = 0; j < gs->g->n_listeners; j++) {
 			struct lst_state *ls = &gs->ls[j];
 
-			if (!ls->tcp)
+			if (!ls->proto)
 				continue;
 			if (!gs->n_addrs)
-				v[n++] = (struct bind){ .port = ls->l->port, .wildcard = true, .ls = ls };
+				v[n++] = (struct bind){ .proto = ls->proto, .port = ls->l->port,
+							.wildcard = true, .ls = ls };
 			for (size_t k = 0; k < gs->n_addrs; k++)
-				v[n++] = (struct bind){ .port = ls->l->port, .addr = gs->addrs[k],
-							.ls = ls };
+				v[n++] = (struct bind){ .proto = ls->proto, .port = ls->l->port,
+							.addr = gs->addrs[k], .ls = ls };
 		}
 	}
 	qsort(v, n, sizeof(*v), bind_cmp);
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
 
-		while (j < n && v[j].port == v[i].port)
+		while (j < n && v[j].proto == v[i].proto && v[j].port == v[i].port)
 			j++;
 		mark_port(v, i, j);
 		i = j;

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * From resolved listeners to the plan (reference/gateway-api.md §4.4 step 6, §3.3): every
- * TCP listener of a programmable Gateway forwards to its winning route's first rule or
+ * TCP and UDP listener of a programmable Gateway forwards to its winning route's first rule or
  * rejects, so its port never falls through to a local process (§7 trap 6).
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +13,10 @@
 
 static int route_key_cmp(const void *k, const void *e)
 {
-	const struct tcp_route *r = k;
-	const struct route_state *rs = e;
-
-	return ns_name_cmp(r->m.namespace, r->m.name, rs->r->m.namespace, rs->r->m.name);
+	return route_cmp(k, ((const struct route_state *)e)->r);
 }
 
-static const struct route_state *route_state_of(const struct rctx *c, const struct tcp_route *r)
+static const struct route_state *route_state_of(const struct rctx *c, const struct route *r)
 {
 	return bsearch(r, c->routes, c->n_routes, sizeof(*c->routes), route_key_cmp);
 }
@@ -72,7 +68,7 @@ static int listener_plan(struct rctx *c, const struct lst_state *ls, struct plan
 	const struct gw_state *gs = ls->gw;
 	const struct gateway *g = gs->g;
 
-	pl->protocol = IPPROTO_TCP;
+	pl->protocol = ls->proto;
 	pl->port = ls->l->port;
 	if (asprintf(&pl->key, "%s/%s/%s", g->m.namespace, g->m.name, ls->l->name) < 0) {
 		pl->key = NULL;
@@ -106,7 +102,7 @@ static size_t plan_count(const struct rctx *c)
 
 	for (size_t i = 0; i < c->n_gws; i++)
 		for (size_t j = 0; c->gws[i].usable && j < c->gws[i].g->n_listeners; j++)
-			n += c->gws[i].ls[j].tcp;
+			n += c->gws[i].ls[j].proto != 0;
 	return n;
 }
 
@@ -125,7 +121,7 @@ int plan_build(struct rctx *c, struct plan **ret)
 		const struct gw_state *gs = &c->gws[i];
 
 		for (size_t j = 0; gs->usable && j < gs->g->n_listeners; j++) {
-			if (!gs->ls[j].tcp)
+			if (!gs->ls[j].proto)
 				continue;
 			p->n++;
 			r = listener_plan(c, &gs->ls[j], &p->v[p->n - 1]);

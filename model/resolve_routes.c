@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Attaching TCPRoutes to listeners (reference/gateway-api.md §2.2, §2.4, §4.4 steps 4-6):
- * relevant listeners by sectionName/port, admission by protocol, kind and namespace, and
+ * Attaching TCPRoutes and UDPRoutes to listeners (reference/gateway-api.md §2.2, §2.4, §4.4
+ * steps 4-6): relevant listeners by sectionName/port, admission by protocol, kind and
+ * namespace, and
  * the oldest attached route of each listener as the one that carries traffic.
  */
 #include <errno.h>
@@ -15,20 +16,22 @@ static const char *from_name(enum from_namespaces f)
 	return f == FROM_ALL ? "All" : f == FROM_SAME ? "Same" : "Selector";
 }
 
-/* Whether a listener refuses a TCPRoute from route_ns; appends why to `why`. */
+/* Whether a listener refuses route r; appends why to `why`. A listener carries the kind of
+ * its protocol only, so a UDPRoute is refused by TCP listeners and a TCPRoute by UDP ones. */
 static bool listener_refuses(const struct rctx *c, const struct lst_state *ls,
-			     const char *route_ns, struct sbuf *why)
+			     const struct route *r, struct sbuf *why)
 {
-	const char *sep = why->len ? "; " : "";
+	const char *sep = why->len ? "; " : "", *kind = kind_name(r->kind);
+	const char *route_ns = r->m.namespace;
 
-	if (!ls->tcp) {
-		sbuf_addf(why, "%slistener \"%s\" has protocol \"%s\", which cannot carry a TCPRoute",
-			  sep, ls->l->name, ls->l->protocol);
+	if (!ls->proto || ls->route_kind != r->kind) {
+		sbuf_addf(why, "%slistener \"%s\" has protocol \"%s\", which cannot carry a %s",
+			  sep, ls->l->name, ls->l->protocol, kind);
 		return true;
 	}
-	if (!ls->admits_tcproute) {
-		sbuf_addf(why, "%slistener \"%s\" does not allow kind TCPRoute (allowedRoutes.kinds)",
-			  sep, ls->l->name);
+	if (!ls->admits_kind) {
+		sbuf_addf(why, "%slistener \"%s\" does not allow kind %s (allowedRoutes.kinds)",
+			  sep, ls->l->name, kind);
 		return true;
 	}
 	if (!listener_admits_namespace(c, ls, route_ns)) {
@@ -41,7 +44,7 @@ static bool listener_refuses(const struct rctx *c, const struct lst_state *ls,
 }
 
 /* Counts the route once per listener (§1.7) and keeps the oldest as winner (§2.4). */
-static void attach(struct lst_state *ls, const struct tcp_route *r, size_t idx)
+static void attach(struct lst_state *ls, const struct route *r, size_t idx)
 {
 	if (ls->last_route == idx + 1)
 		return;
@@ -55,8 +58,9 @@ static bool relevant(const struct parent_ref *p, const struct listener *l)
 {
 	if (p->section && strcmp(p->section, l->name))
 		return false;
-	/* Port selects listeners on that port whatever their protocol; a non-TCP one then
-	 * refuses, giving NotAllowedByListeners as sectionName does (docs/status.md). */
+	/* Port selects listeners on that port whatever their protocol; one that cannot carry
+	 * the route's kind then refuses, giving NotAllowedByListeners as sectionName does
+	 * (docs/status.md). */
 	return !p->port || p->port == l->port;
 }
 
@@ -71,7 +75,7 @@ static void no_matching_parent(const struct parent_ref *p, struct sbuf *b)
 		sbuf_addf(b, " on port %u", p->port);
 }
 
-static void accepted_message(const struct tcp_route *r, struct sbuf *names, struct sbuf *b)
+static void accepted_message(const struct route *r, struct sbuf *names, struct sbuf *b)
 {
 	sbuf_addf(b, "attached to listener%s %s", strchr(names->s ? names->s : "", ',') ? "s" : "",
 		  names->s ? names->s : "");
@@ -79,13 +83,14 @@ static void accepted_message(const struct tcp_route *r, struct sbuf *names, stru
 	 * the oldest route wins among several on one listener. */
 	if (r->n_rules > 1)
 		sbuf_addf(b, "; only spec.rules[0] carries traffic, spec.rules[1..%zu] are ignored "
-			  "(a TCPRoute rule has no matches to choose between rules)", r->n_rules - 1);
+			  "(a %s rule has no matches to choose between rules)", r->n_rules - 1,
+			  kind_name(r->kind));
 }
 
 /* One parentRef (§2.2): in scope only when it names a Gateway we serve. */
 static void parent_attach(struct rctx *c, struct route_state *rs, size_t idx, size_t pi)
 {
-	const struct tcp_route *r = rs->r;
+	const struct route *r = rs->r;
 	const struct parent_ref *p = &r->parents[pi];
 	struct parent_result *pr = &rs->parents[pi];
 	struct sbuf why = { 0 }, names = { 0 }, msg = { 0 };
@@ -104,7 +109,7 @@ static void parent_attach(struct rctx *c, struct route_state *rs, size_t idx, si
 		if (!relevant(p, ls->l))
 			continue;
 		n_relevant++;
-		if (listener_refuses(c, ls, r->m.namespace, &why))
+		if (listener_refuses(c, ls, r, &why))
 			continue;
 		n_admitted++;
 		sbuf_addf(&names, "%s\"%s\"", names.len ? ", " : "", ls->l->name);
@@ -130,7 +135,7 @@ static void parent_attach(struct rctx *c, struct route_state *rs, size_t idx, si
 
 static int refs_resolve(struct rctx *c, struct route_state *rs)
 {
-	const struct tcp_route *r = rs->r;
+	const struct route *r = rs->r;
 
 	rs->refs = calloc_array(r->n_rules, sizeof(*rs->refs));
 	if (!rs->refs)
@@ -149,10 +154,7 @@ static int refs_resolve(struct rctx *c, struct route_state *rs)
 
 static int rt_ptr_cmp(const void *a, const void *b)
 {
-	const struct tcp_route *x = *(const struct tcp_route *const *)a;
-	const struct tcp_route *y = *(const struct tcp_route *const *)b;
-
-	return ns_name_cmp(x->m.namespace, x->m.name, y->m.namespace, y->m.name);
+	return route_cmp(*(const struct route *const *)a, *(const struct route *const *)b);
 }
 
 static int route_state(struct rctx *c, struct route_state *rs, size_t idx)
@@ -169,7 +171,7 @@ static int route_state(struct rctx *c, struct route_state *rs, size_t idx)
 int routes_build(struct rctx *c)
 {
 	const struct store *s = c->s;
-	const struct tcp_route **v = calloc_array(s->n_routes, sizeof(*v));
+	const struct route **v = calloc_array(s->n_routes, sizeof(*v));
 	int r = -ENOMEM;
 
 	if (!v)

@@ -72,37 +72,39 @@ static int class_status(struct rctx *c, const struct gateway_class *gc, struct o
 
 static bool listener_valid(const struct lst_state *ls)
 {
-	return ls->tcp && !ls->conflicted;
+	return ls->proto && !ls->conflicted;
 }
 
-static char *invalid_kinds_message(const struct listener *l)
+static char *invalid_kinds_message(const struct lst_state *ls)
 {
+	const struct listener *l = ls->l;
 	struct sbuf b = { 0 };
 
 	for (size_t i = 0; i < l->n_kinds; i++) {
 		const struct route_group_kind *k = &l->kinds[i];
 
-		if (!strcmp(k->group, GATEWAY_GROUP) && !strcmp(k->kind, "TCPRoute"))
+		if (listener_kind_valid(ls, k))
 			continue;
 		sbuf_addf(&b, "%sallowedRoutes.kinds[%zu] {group: \"%s\", kind: \"%s\"}", b.len ? ", " : "",
 			  i, k->group, k->kind);
 	}
-	sbuf_addf(&b, ": a TCP listener can only carry %s/TCPRoute", GATEWAY_GROUP);
+	sbuf_addf(&b, ": a %s listener can only carry %s/%s", l->protocol, GATEWAY_GROUP,
+		  kind_name(ls->route_kind));
 	return sbuf_take(&b);
 }
 
 static int supported_kinds(const struct lst_state *ls, struct listener_status *st)
 {
-	/* §1.3: invalid kinds are left out; a TCP listener supports at most TCPRoute, listed
-	 * once however often it was written. */
-	if (!ls->tcp || !ls->admits_tcproute)
+	/* §1.3: invalid kinds are left out; a TCP (UDP) listener supports at most TCPRoute
+	 * (UDPRoute), listed once however often it was written. */
+	if (!ls->proto || !ls->admits_kind)
 		return 0;
 	st->supported_kinds = calloc(1, sizeof(*st->supported_kinds));
 	if (!st->supported_kinds)
 		return -ENOMEM;
 	st->n_supported_kinds = 1;
 	st->supported_kinds[0].group = strdup(GATEWAY_GROUP);
-	st->supported_kinds[0].kind = strdup("TCPRoute");
+	st->supported_kinds[0].kind = strdup(kind_name(ls->route_kind));
 	if (!st->supported_kinds[0].group || !st->supported_kinds[0].kind)
 		return -ENOMEM;
 	return 0;
@@ -113,13 +115,14 @@ static void listener_accepted(struct rctx *c, const struct lst_state *ls, int64_
 {
 	const struct listener *l = ls->l;
 
-	if (!ls->tcp)
+	if (!ls->proto)
 		add_cond(c, st->conds, &st->n_conds, "Accepted", COND_FALSE, "UnsupportedProtocol",
-			 gen, dupf("protocol \"%s\" is not supported: nftgate serves TCP listeners "
-				   "only", l->protocol));
+			 gen, dupf("protocol \"%s\" is not supported: nftgate serves TCP and UDP "
+				   "listeners only", l->protocol));
 	else if (ls->conflicted)
 		add_cond(c, st->conds, &st->n_conds, "Accepted", COND_FALSE, "ProtocolConflict", gen,
-			 dupf("TCP port %u overlaps another TCP listener on this node", l->port));
+			 dupf("%s port %u overlaps another %s listener on this node", l->protocol,
+			      l->port, l->protocol));
 	else
 		add_cond(c, st->conds, &st->n_conds, "Accepted", COND_TRUE, "Accepted", gen,
 			 strdup(""));
@@ -130,7 +133,7 @@ static void listener_programmed(struct rctx *c, const struct lst_state *ls, int6
 {
 	const char *why = NULL;
 
-	if (!ls->tcp)
+	if (!ls->proto)
 		why = "the listener is not accepted";
 	else if (ls->conflicted)
 		why = "conflicted listeners are not programmed; new connections to the port are reset";
@@ -153,17 +156,17 @@ static int listener_status(struct rctx *c, const struct lst_state *ls, int64_t g
 	st->attached_routes = ls->attached;
 	listener_accepted(c, ls, gen, st);
 	listener_programmed(c, ls, gen, st);
-	/* §1.6: conformance wants ResolvedRefs=True on every healthy TCP listener. */
-	if (ls->tcp && ls->kinds_invalid)
+	/* §1.6: conformance wants ResolvedRefs=True on every healthy TCP and UDP listener. */
+	if (ls->proto && ls->kinds_invalid)
 		add_cond(c, st->conds, &st->n_conds, "ResolvedRefs", COND_FALSE, "InvalidRouteKinds",
-			 gen, invalid_kinds_message(ls->l));
+			 gen, invalid_kinds_message(ls));
 	else
 		add_cond(c, st->conds, &st->n_conds, "ResolvedRefs", COND_TRUE, "ResolvedRefs", gen,
 			 strdup(""));
 	if (ls->conflicted)
 		add_cond(c, st->conds, &st->n_conds, "Conflicted", COND_TRUE, "ProtocolConflict", gen,
-			 dupf("another TCP listener of a Gateway served by this node uses port %u on "
-			      "an overlapping address", ls->l->port));
+			 dupf("another %s listener of a Gateway served by this node uses port %u on "
+			      "an overlapping address", ls->l->protocol, ls->l->port));
 	else
 		add_cond(c, st->conds, &st->n_conds, "Conflicted", COND_FALSE, "NoConflicts", gen,
 			 strdup(""));
@@ -179,7 +182,7 @@ static char *invalid_listeners_message(const struct gw_state *gs, size_t n_valid
 	for (size_t i = 0; i < gs->g->n_listeners; i++)
 		if (!listener_valid(&gs->ls[i]))
 			sbuf_addf(&b, " \"%s\" (%s)", gs->ls[i].l->name,
-				  gs->ls[i].tcp ? "ProtocolConflict" : "UnsupportedProtocol");
+				  gs->ls[i].proto ? "ProtocolConflict" : "UnsupportedProtocol");
 	return sbuf_take(&b);
 }
 
@@ -314,7 +317,7 @@ static int route_status(struct rctx *c, const struct route_state *rs, struct obj
 	const char *reason = resolved_refs(rs, &b);
 	char *message = sbuf_take(&b);
 	size_t n = 0;
-	int r = object_init(o, KIND_TCP_ROUTE, &rs->r->m);
+	int r = object_init(o, rs->r->kind, &rs->r->m);
 
 	if (!message)
 		r = -ENOMEM;

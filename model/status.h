@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The status a Gateway API controller must report, as computed by resolve(): one entry per
- * GatewayClass, Gateway and TCPRoute this controller owns or is referenced by.
+ * GatewayClass, Gateway, TCPRoute and UDPRoute this controller owns or is referenced by.
  * lastTransitionTime is not here: it is the writer's clock, added when status is emitted.
  */
 #ifndef NFTGATE_MODEL_STATUS_H
@@ -28,7 +28,7 @@ struct condition {
 
 struct listener_status {
 	char *name;
-	struct route_group_kind *supported_kinds; /* owned; group is GATEWAY_GROUP for TCPRoute */
+	struct route_group_kind *supported_kinds; /* owned; {GATEWAY_GROUP, TCPRoute or UDPRoute} */
 	size_t n_supported_kinds;
 	int32_t attached_routes;
 	struct condition conds[STATUS_MAX_CONDITIONS];
@@ -45,7 +45,7 @@ struct parent_status {
 };
 
 struct object_status {
-	enum kind kind;          /* KIND_GATEWAY_CLASS, KIND_GATEWAY or KIND_TCP_ROUTE */
+	enum kind kind;          /* KIND_GATEWAY_CLASS, KIND_GATEWAY, KIND_TCP_ROUTE, KIND_UDP_ROUTE */
 	char *api_version;       /* of the object as read */
 	char *name;
 	char *namespace;         /* NULL for GatewayClass */
@@ -54,13 +54,14 @@ struct object_status {
 	size_t n_conds;
 	struct listener_status *listeners; /* Gateway only, in spec order */
 	size_t n_listeners;
-	struct parent_status *parents;     /* TCPRoute only, in spec.parentRefs order */
+	struct parent_status *parents;     /* routes only, in spec.parentRefs order */
 	size_t n_parents;
 	struct gateway_address *addresses; /* Gateway only: status.addresses (owned copies) */
 	size_t n_addresses;
 };
 
-/* Ordered: GatewayClasses, then Gateways, then TCPRoutes, each by namespace/name. */
+/* Ordered: GatewayClasses, then Gateways, then TCPRoutes, then UDPRoutes, each by
+ * namespace/name. */
 struct status_set {
 	struct object_status *v;
 	size_t n;

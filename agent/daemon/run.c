@@ -138,13 +138,15 @@ static void report_files(struct daemon *d)
 
 static void count_objects(struct daemon *d, const struct store *v)
 {
-	const size_t n[KIND__COUNT] = {
+	size_t n[KIND__COUNT] = {
 		[KIND_GATEWAY_CLASS] = v->n_classes, [KIND_GATEWAY] = v->n_gateways,
-		[KIND_TCP_ROUTE] = v->n_routes, [KIND_REFERENCE_GRANT] = v->n_grants,
-		[KIND_SERVICE] = v->n_services, [KIND_ENDPOINT_SLICE] = v->n_slices,
-		[KIND_NAMESPACE] = v->n_namespaces,
+		[KIND_REFERENCE_GRANT] = v->n_grants, [KIND_SERVICE] = v->n_services,
+		[KIND_ENDPOINT_SLICE] = v->n_slices, [KIND_NAMESPACE] = v->n_namespaces,
 	};
 
+	/* one array holds both route kinds */
+	for (size_t i = 0; i < v->n_routes; i++)
+		n[v->routes[i].kind]++;
 	for (int k = 0; k < KIND__COUNT; k++) {
 		const char *const labels[] = { kind_name((enum kind)k), NULL };
 

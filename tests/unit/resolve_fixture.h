@@ -110,14 +110,26 @@ static inline const struct object_status *st_gw(const struct fx *f, const char *
 	return o;
 }
 
+static inline const struct object_status *st_route_of(const struct fx *f, enum kind k,
+						      const char *ns, const char *name)
+{
+	const struct object_status *o = st_find(f, k, ns, name);
+
+	if (!o)
+		fail_msg("no status for %s %s/%s", kind_name(k), ns, name);
+	return o;
+}
+
 static inline const struct object_status *st_route(const struct fx *f, const char *ns,
 						   const char *name)
 {
-	const struct object_status *o = st_find(f, KIND_TCP_ROUTE, ns, name);
+	return st_route_of(f, KIND_TCP_ROUTE, ns, name);
+}
 
-	if (!o)
-		fail_msg("no status for TCPRoute %s/%s", ns, name);
-	return o;
+static inline const struct object_status *st_udp_route(const struct fx *f, const char *ns,
+						       const char *name)
+{
+	return st_route_of(f, KIND_UDP_ROUTE, ns, name);
 }
 
 static inline const struct condition *cond_find(const struct condition *v, size_t n,

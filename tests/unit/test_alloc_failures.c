@@ -2,8 +2,8 @@
 /*
  * The manifest reader and resolve() with every allocation failing in turn
  * (tests/unit/alloc_fail.h): each run must return -ENOMEM, never crash, and leak nothing
- * (LeakSanitizer in `make asan`). Inputs: the example and the conflicted and weighted
- * e2e scenarios, read from files as `nftgate apply -f` reads them. The layout's own runs
+ * (LeakSanitizer in `make asan`). Inputs: the example, the conflicted and weighted e2e
+ * scenarios and the UDPRoute fuzz seed, read from files as `nftgate apply -f` reads them. The layout's own runs
  * are in test_nft_layout.c.
  */
 #include <errno.h>
@@ -99,12 +99,22 @@ static void weighted(void **state)
 	run("read+resolve(weights)", &in);
 }
 
+/* UDP and TCP listeners on one port, a UDPRoute and a TCPRoute of one name, a grant. */
+static void udp(void **state)
+{
+	static const char *const paths[] = { "tests/fuzz/corpus-manifest/udproute.yaml" };
+	struct input in = { paths, 1, 3, 0 };
+
+	run("read+resolve(udproute)", &in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(example),
 		cmocka_unit_test(conflicted),
 		cmocka_unit_test(weighted),
+		cmocka_unit_test(udp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "model/read.h"
+#include "model/store_view.h"
 #include "alloc_fail.h"
 
 struct ctx {
@@ -128,7 +129,7 @@ static void expect_ok(const char *yaml)
 
 static void test_basic_route_defaults(void **state)
 {
-	const struct tcp_route *r;
+	const struct route *r;
 
 	expect_ok(ROUTE_HEAD "spec:\n  parentRefs:\n  - name: gw\n    sectionName: foo\n"
 		  "  rules:\n  - backendRefs:\n    - name: svc\n      port: 6000\n");
@@ -158,7 +159,7 @@ static void test_basic_route_defaults(void **state)
 
 static void test_route_explicit_fields(void **state)
 {
-	const struct tcp_route *r;
+	const struct route *r;
 
 	expect_ok("apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata:\n  name: r\n"
 		  "  namespace: apps\n  generation: 7\n  creationTimestamp: \"2024-01-02T03:04:05Z\"\n"
@@ -1293,14 +1294,14 @@ static void test_store_capacity_tracked(void **state)
 	for (int i = 0; i < 100; i++) {
 		snprintf(buf, sizeof(buf), "apiVersion: v1\nkind: Namespace\nmetadata: {name: n%d}\n", i);
 		expect_ok(buf);
-		assert_true(C.s->cap[KIND_NAMESPACE] >= C.s->n_namespaces);
-		assert_true(C.s->cap[KIND_NAMESPACE] <= 2 * C.s->n_namespaces + 8);
+		assert_true(C.s->cap[ARR_NAMESPACES] >= C.s->n_namespaces);
+		assert_true(C.s->cap[ARR_NAMESPACES] <= 2 * C.s->n_namespaces + 8);
 	}
 	for (int i = 0; i < 100; i++) {
 		snprintf(buf, sizeof(buf), "n%d", i);
 		assert_string_equal(C.s->namespaces[i].m.name, buf);
 	}
-	assert_int_equal(C.s->cap[KIND_SERVICE], 0);
+	assert_int_equal(C.s->cap[ARR_SERVICES], 0);
 }
 
 /* Nine Namespaces, so that the store's array grows twice (at the 1st and the 9th). */
@@ -1381,8 +1382,14 @@ static void test_upstream_conformance_base(void **state)
 
 static void test_upstream_conformance_tests_dir(void **state)
 {
+	size_t udp = 0;
+
 	load_upstream("conformance/tests");
 	assert_true(C.s->n_routes >= 8);
+	/* the nine udproute-*.yaml files hold at least one UDPRoute each (v1alpha2) */
+	for (size_t i = 0; i < C.s->n_routes; i++)
+		udp += C.s->routes[i].kind == KIND_UDP_ROUTE;
+	assert_true(udp >= 9);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -1522,6 +1529,114 @@ static void test_path_errors(void **state)
 	assert_true(has_error("/nonexistent/nftgate/x.yaml", "No such file"));
 }
 
+
+/* ---------- UDPRoute ---------- */
+
+#define UDP_HEAD(v, name) "apiVersion: gateway.networking.k8s.io/" v "\nkind: UDPRoute\n" \
+			  "metadata:\n  name: " name "\n"
+
+/* Both versions, TCPRoute's defaults, and its own kind and input count. */
+static void test_udp_route_read(void **state)
+{
+	const struct route *r;
+
+	expect_ok(UDP_HEAD("v1alpha2", "u") "spec:\n  parentRefs: [{name: gw, port: 53}]\n"
+		  "  rules:\n  - backendRefs: [{name: dns, port: 53}]\n"
+		  "  - backendRefs: [{name: dns, port: 54, weight: 0}]\n"
+		  "---\n" UDP_HEAD("v1", "v") "spec:\n  rules: [{backendRefs: [{name: d, port: 1}]}]\n"
+		  "---\n" ROUTE_HEAD "spec:\n  rules: [{backendRefs: [{name: d, port: 1}]}]\n");
+	assert_int_equal(C.s->n_routes, 3);
+	r = &C.s->routes[0];
+	assert_int_equal(r->kind, KIND_UDP_ROUTE);
+	assert_string_equal(r->m.api_version, "gateway.networking.k8s.io/v1alpha2");
+	assert_string_equal(r->m.namespace, "default");
+	assert_string_equal(r->parents[0].group, "gateway.networking.k8s.io");
+	assert_string_equal(r->parents[0].kind, "Gateway");
+	assert_string_equal(r->parents[0].namespace, "default");
+	assert_int_equal(r->parents[0].port, 53);
+	assert_int_equal(r->n_rules, 2);
+	assert_string_equal(r->rules[0].refs[0].kind, "Service");
+	assert_string_equal(r->rules[0].refs[0].group, "");
+	assert_int_equal(r->rules[0].refs[0].weight, 1);
+	assert_int_equal(r->rules[1].refs[0].weight, 0);
+	assert_int_equal(C.s->routes[1].kind, KIND_UDP_ROUTE);
+	assert_string_equal(C.s->routes[1].m.api_version, "gateway.networking.k8s.io/v1");
+	assert_int_equal(C.s->routes[2].kind, KIND_TCP_ROUTE);
+	assert_int_equal(C.s->inputs[0].objects[KIND_UDP_ROUTE], 2);
+	assert_int_equal(C.s->inputs[0].objects[KIND_TCP_ROUTE], 1);
+	assert_int_equal(C.s->inputs[0].other, 0);
+}
+
+/* TCPRoute's limits, reported under the UDPRoute's name. */
+static void test_udp_route_rules(void **state)
+{
+	expect_error(UDP_HEAD("v1", "u") "spec:\n  rules:\n  - backendRefs: [{name: a, port: 1}]\n"
+		     "  - backendRefs: [{name: a, port: 1}]\n",
+		     "t.yaml:7: UDPRoute default/u: spec.rules", "must have 1..1");
+	expect_error(UDP_HEAD("v1alpha2", "u") "spec:\n  rules:\n  - backendRefs: [{name: a}]\n",
+		     "t.yaml:7: UDPRoute default/u: spec.rules[0].backendRefs[0].port",
+		     "is required for a Service reference");
+	expect_error(UDP_HEAD("v1alpha2", "u") "spec:\n  rules:\n"
+		     "  - backendRefs: [{name: a, port: 1, weight: 1000001}]\n",
+		     "UDPRoute default/u: spec.rules[0].backendRefs[0].weight", NULL);
+	expect_error(UDP_HEAD("v1", "u") "spec:\n  parentRefs: [{name: gw}, {name: gw}]\n"
+		     "  rules: [{backendRefs: [{name: a, port: 1}]}]\n",
+		     "UDPRoute default/u: spec.parentRefs[1]", "sectionName must be unique");
+	expect_error(UDP_HEAD("v1beta1", "u") "spec: {}\n", "UDPRoute default/u: apiVersion",
+		     "is not a supported version of UDPRoute");
+	assert_int_equal(C.s->n_routes, 0);
+}
+
+/* Identity is (kind, namespace, name): a TCPRoute and a UDPRoute may share a name. */
+static void test_udp_route_identity(void **state)
+{
+	static const char again[] = UDP_HEAD("v1", "r")
+		"spec:\n  rules: [{backendRefs: [{name: e, port: 2}]}]\n";
+	const struct store *parts[2];
+	struct store *other = store_new(), *v = NULL;
+
+	assert_non_null(other);
+	expect_ok(ROUTE_HEAD "spec:\n  rules: [{backendRefs: [{name: d, port: 1}]}]\n---\n"
+		  UDP_HEAD("v1", "r") "spec:\n  rules: [{backendRefs: [{name: d, port: 1}]}]\n");
+	assert_int_equal(store_check(C.s, &C.d), 0);
+	assert_int_equal(C.d.n, 0);
+	assert_int_equal(store_load_buffer(other, "o.yaml", again, strlen(again), NULL, &C.d), 0);
+	/* a view: the second part's UDPRoute r is the first's again, the TCPRoute r is not */
+	parts[0] = C.s;
+	parts[1] = other;
+	assert_int_equal(store_view_build(parts, 2, &v, &C.d), 0);
+	assert_int_equal(v->n_routes, 2);
+	assert_int_equal(C.d.n, 1);
+	assert_true(has_error("o.yaml:1: UDPRoute default/r", "defined again (first at t.yaml:8)"));
+	v = store_view_free(v);
+	diags_clear(&C.d);
+	assert_int_equal(load(UDP_HEAD("v1", "r") "spec:\n  rules: [{backendRefs: "
+			      "[{name: d, port: 1}]}]\n"), 0);
+	assert_int_equal(store_check(C.s, &C.d), -EINVAL);
+	assert_int_equal(C.d.n, 1);
+	assert_true(has_error("t.yaml:1: UDPRoute default/r", "defined twice (also at t.yaml:8)"));
+	store_free(other);
+}
+
+/* Both route kinds fill one array, whose capacity is the store's own record. */
+static void test_route_capacity_both_kinds(void **state)
+{
+	char buf[256];
+
+	for (int i = 0; i < 60; i++) {
+		snprintf(buf, sizeof(buf), "apiVersion: gateway.networking.k8s.io/v1\nkind: %s\n"
+			 "metadata: {name: r%d}\nspec: {rules: [{backendRefs: [{name: d, port: 1}]}]}\n",
+			 i % 2 ? "UDPRoute" : "TCPRoute", i);
+		expect_ok(buf);
+		assert_int_equal(C.s->n_routes, (size_t)i + 1);
+		assert_true(C.s->cap[ARR_ROUTES] >= C.s->n_routes);
+		assert_true(C.s->cap[ARR_ROUTES] <= 2 * C.s->n_routes + 8);
+		assert_int_equal(C.s->routes[i].kind, i % 2 ? KIND_UDP_ROUTE : KIND_TCP_ROUTE);
+	}
+	assert_int_equal(C.s->inputs[0].objects[KIND_UDP_ROUTE], 30);
+	assert_int_equal(C.s->inputs[0].objects[KIND_TCP_ROUTE], 30);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1555,6 +1670,8 @@ int main(void)
 		T(test_doc_limit_counts_bytes), T(test_bad_byte_located), T(test_input_counts),
 		T(test_store_capacity_tracked), T(test_directory_skips_non_regular),
 		T(test_special_files_named_directly), T(test_load_allocation_failures),
+		T(test_udp_route_read), T(test_udp_route_rules), T(test_udp_route_identity),
+		T(test_route_capacity_both_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,7 +77,7 @@ static void backend_check_order_and_aggregation(void **state)
 	assert_true(message_has(c, "backendRefs[3]: Service app/missing not found"));
 	assert_true(message_has(c, "ExternalName"));
 	assert_true(message_has(c, "backendRefs[5]: Service app/ok has no port 81"));
-	assert_true(message_has(c, "port 53 is UDP"));
+	assert_true(message_has(c, "backendRefs[6]: Service app/ok port 53 has protocol UDP, not TCP"));
 	assert_null(strstr(c->message, "backendRefs[7]"));
 	pl = forwarding(&f);
 	assert_int_equal(pl->n_shares, 8);
@@ -298,6 +298,128 @@ static void grant_deleted_revokes(void **state)
 	fx_free(&f);
 }
 
+
+#define UDP_GW \
+	"apiVersion: gateway.networking.k8s.io/v1\n" \
+	"kind: Gateway\n" \
+	"metadata: {name: gw, namespace: app}\n" \
+	"spec:\n" \
+	"  gatewayClassName: nftgate\n" \
+	"  listeners: [{name: u, port: 53, protocol: UDP}]\n" \
+	"---\n"
+
+#define UDP_ROUTE_REFS(refs)                                                            \
+	"---\n"                                                                         \
+	"apiVersion: gateway.networking.k8s.io/v1alpha2\n"                              \
+	"kind: UDPRoute\n"                                                              \
+	"metadata: {name: r, namespace: app}\n"                                         \
+	"spec:\n"                                                                       \
+	"  parentRefs: [{name: gw}]\n"                                                  \
+	"  rules: [{backendRefs: " refs "}]\n"
+
+static const struct plan_listener *udp_forwarding(const struct fx *f)
+{
+	const struct plan_listener *pl = plan_get(f, "app/gw/u");
+
+	assert_int_equal(pl->action, PLAN_FORWARD);
+	assert_int_equal(pl->protocol, IPPROTO_UDP);
+	assert_string_equal(pl->route, "app/r");
+	return pl;
+}
+
+/* A UDPRoute's backend is a Service port of protocol UDP, as a TCPRoute's is one of TCP;
+ * the slice port must match it by name and protocol. */
+static void udp_backend_ports(void **state)
+{
+	struct fx f = { 0 };
+	const struct plan_listener *pl;
+	const struct condition *c;
+
+	fx_run(&f, UDP_GW
+	       SVC("app", "tcp-only", "[{name: dns, port: 53}]")
+	       SVC("app", "both", "[{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53}]")
+	       SLICE("app", "both-1", "both", "IPv4",
+		     "[{name: dns, port: 5353, protocol: UDP}, {name: dns-tcp, port: 5354}]",
+		     "[{addresses: [10.0.0.1]}]")
+	       SVC("app", "skew", "[{name: dns, port: 53, protocol: UDP}]")
+	       SLICE("app", "skew-1", "skew", "IPv4", "[{name: dns, port: 5353, protocol: TCP}]",
+		     "[{addresses: [10.0.0.2]}]")
+	       UDP_ROUTE_REFS("[{name: tcp-only, port: 53}, {name: both, port: 53},"
+			      " {name: both, port: 54}, {name: skew, port: 53}]"));
+	c = PCOND(st_udp_route(&f, "app", "r"), 0, "ResolvedRefs", COND_FALSE, "BackendNotFound");
+	assert_true(message_has(c, "spec.rules[0].backendRefs[0]: Service app/tcp-only port 53 has "
+				   "protocol TCP, not UDP"));
+	assert_true(message_has(c, "spec.rules[0].backendRefs[2]: Service app/both has no port 54"));
+	assert_null(strstr(c->message, "backendRefs[1]"));
+	assert_null(strstr(c->message, "backendRefs[3]"));
+	pl = udp_forwarding(&f);
+	assert_int_equal(pl->n_shares, 4);
+	assert_string_equal(pl->shares[0].reason, "BackendNotFound");
+	assert_false(pl->shares[1].reject);
+	share_endpoints_are(&pl->shares[1], 1, "10.0.0.1:5353");
+	assert_string_equal(pl->shares[2].reason, "BackendNotFound");
+	/* the slice's port of that name is TCP: no endpoint carries the UDP port */
+	assert_string_equal(pl->shares[3].reason, "NoEndpoints");
+	fx_free(&f);
+
+	/* and the other way round: a TCPRoute to a UDP-only port */
+	fx_run(&f, GW SVC("app", "udp-only", "[{name: dns, port: 53, protocol: UDP}]")
+	       ROUTE_REFS("[{name: udp-only, port: 53}]"));
+	c = PCOND(st_route(&f, "app", "r"), 0, "ResolvedRefs", COND_FALSE, "BackendNotFound");
+	assert_true(message_has(c, "Service app/udp-only port 53 has protocol UDP, not TCP"));
+	fx_free(&f);
+}
+
+/* §3.4: a grant's `from` kind is the route kind it covers: TCPRoute and UDPRoute apart. */
+static void grants_by_route_kind(void **state)
+{
+	static const struct {
+		const char *from;
+		bool tcp, udp;
+	} cases[] = {
+		{ "[{group: gateway.networking.k8s.io, kind: TCPRoute, namespace: app}]", true, false },
+		{ "[{group: gateway.networking.k8s.io, kind: UDPRoute, namespace: app}]", false, true },
+		{ "[{group: gateway.networking.k8s.io, kind: UDPRoute, namespace: app},"
+		  " {group: gateway.networking.k8s.io, kind: TCPRoute, namespace: app}]", true, true },
+		{ "[{group: example.io, kind: UDPRoute, namespace: app}]", false, false },
+		{ "[{group: gateway.networking.k8s.io, kind: UDPRoute, namespace: elsewhere}]", false,
+		  false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fx f = { 0 };
+		char grant[512];
+
+		snprintf(grant, sizeof(grant), GRANT("other", "%s", "[{group: \"\", kind: Service}]"),
+			 cases[i].from);
+		fx_run(&f, "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+		       "metadata: {name: gw, namespace: app}\n"
+		       "spec:\n  gatewayClassName: nftgate\n"
+		       "  listeners: [{name: u, port: 53, protocol: UDP}, {name: l, port: 8080, protocol: TCP}]\n"
+		       SVC("other", "s", "[{name: t, port: 5}, {name: u, port: 5, protocol: UDP}]")
+		       SLICE("other", "s-1", "s", "IPv4", "[{name: t, port: 5}, {name: u, port: 6, protocol: UDP}]",
+			     "[{addresses: [10.1.0.1]}]"));
+		fx_load(&f, grant);
+		fx_load(&f, ROUTE_REFS("[{name: s, namespace: other, port: 5}]"));
+		fx_load(&f, UDP_ROUTE_REFS("[{name: s, namespace: other, port: 5}]"));
+		fx_resolve(&f);
+		PCOND(st_route(&f, "app", "r"), 0, "ResolvedRefs", cases[i].tcp ? COND_TRUE : COND_FALSE,
+		      cases[i].tcp ? "ResolvedRefs" : "RefNotPermitted");
+		PCOND(st_udp_route(&f, "app", "r"), 0, "ResolvedRefs",
+		      cases[i].udp ? COND_TRUE : COND_FALSE,
+		      cases[i].udp ? "ResolvedRefs" : "RefNotPermitted");
+		if (!cases[i].udp)
+			assert_true(message_has(cond_find(st_udp_route(&f, "app", "r")->parents[0].conds,
+							  2, "ResolvedRefs"),
+						"allows UDPRoutes from namespace \"app\""));
+		else
+			share_endpoints_are(&udp_forwarding(&f)->shares[0], 1, "10.1.0.1:6");
+		if (cases[i].tcp)
+			share_endpoints_are(&forwarding(&f)->shares[0], 1, "10.1.0.1:5");
+		fx_free(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +431,8 @@ int main(void)
 		cmocka_unit_test(weights_per_backend_ref),
 		cmocka_unit_test(all_invalid_route_rejects),
 		cmocka_unit_test(grant_deleted_revokes),
+		cmocka_unit_test(udp_backend_ports),
+		cmocka_unit_test(grants_by_route_kind),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

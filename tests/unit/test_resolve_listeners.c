@@ -322,11 +322,103 @@ static void no_conflict_with_other_protocols(void **state)
 	g = st_gw(&f, "a", "gw");
 	LCOND(st_listener(g, "tcp"), "Conflicted", COND_FALSE, "NoConflicts");
 	LCOND(st_listener(g, "tcp"), "Accepted", COND_TRUE, "Accepted");
-	LCOND(st_listener(g, "udp"), "Accepted", COND_FALSE, "UnsupportedProtocol");
+	LCOND(st_listener(g, "udp"), "Conflicted", COND_FALSE, "NoConflicts");
+	LCOND(st_listener(g, "udp"), "Accepted", COND_TRUE, "Accepted");
+	OCOND(g, "Accepted", COND_TRUE, "Accepted");
 	LCOND(st_listener(st_gw(&f, "a", "web"), "http"), "Accepted", COND_FALSE,
 	      "UnsupportedProtocol");
-	assert_int_equal(f.p->n, 1);
-	assert_string_equal(f.p->v[0].reject_reason, "NoRoute");
+	assert_int_equal(f.p->n, 2);
+	assert_int_equal(plan_get(&f, "a/gw/tcp")->protocol, IPPROTO_TCP);
+	assert_int_equal(plan_get(&f, "a/gw/udp")->protocol, IPPROTO_UDP);
+	assert_string_equal(plan_get(&f, "a/gw/tcp")->reject_reason, "NoRoute");
+	assert_string_equal(plan_get(&f, "a/gw/udp")->reject_reason, "NoRoute");
+	fx_free(&f);
+}
+
+/* A UDP listener is served as a TCP one is, carrying UDPRoutes (§1.3). */
+static void healthy_udp_listener(void **state)
+{
+	struct fx f = { 0 };
+	const struct object_status *g;
+	const struct listener_status *l;
+	const struct plan_listener *pl;
+
+	fx_run(&f, GW_HEAD("gw", "default") "  addresses: [{value: 192.0.2.1}]\n"
+		   "  listeners: [{name: dns, port: 53, protocol: UDP}]\n");
+	g = st_gw(&f, "default", "gw");
+	OCOND(g, "Accepted", COND_TRUE, "Accepted");
+	OCOND(g, "Programmed", COND_TRUE, "Programmed");
+	l = st_listener(g, "dns");
+	assert_int_equal(l->n_supported_kinds, 1);
+	assert_string_equal(l->supported_kinds[0].group, "gateway.networking.k8s.io");
+	assert_string_equal(l->supported_kinds[0].kind, "UDPRoute");
+	LCOND(l, "Accepted", COND_TRUE, "Accepted");
+	LCOND(l, "Programmed", COND_TRUE, "Programmed");
+	LCOND(l, "ResolvedRefs", COND_TRUE, "ResolvedRefs");
+	LCOND(l, "Conflicted", COND_FALSE, "NoConflicts");
+	pl = plan_get(&f, "default/gw/dns");
+	assert_int_equal(pl->protocol, IPPROTO_UDP);
+	assert_int_equal(pl->port, 53);
+	assert_int_equal(pl->n_addrs, 1);
+	assert_int_equal(pl->action, PLAN_REJECT);
+	assert_string_equal(pl->reject_reason, "NoRoute");
+	fx_free(&f);
+}
+
+/* allowedRoutes.kinds of a UDP listener: UDPRoute only (§1.3). */
+static void udp_route_kinds(void **state)
+{
+	struct fx f = { 0 };
+	const struct object_status *g;
+	const struct listener_status *l;
+
+	fx_run(&f, GW_HEAD("gw", "default")
+		   "  listeners:\n"
+		   "  - {name: mixed, port: 53, protocol: UDP, allowedRoutes: {kinds: [{kind: TCPRoute},"
+		   " {kind: UDPRoute}, {group: \"\", kind: UDPRoute}]}}\n"
+		   "  - {name: only-tcp, port: 54, protocol: UDP, allowedRoutes: {kinds: [{kind: TCPRoute}]}}\n"
+		   "  - {name: tcp-udp, port: 55, protocol: TCP, allowedRoutes: {kinds: [{kind: UDPRoute}]}}\n");
+	g = st_gw(&f, "default", "gw");
+	l = st_listener(g, "mixed");
+	assert_int_equal(l->n_supported_kinds, 1);
+	assert_string_equal(l->supported_kinds[0].kind, "UDPRoute");
+	assert_true(message_has(LCOND(l, "ResolvedRefs", COND_FALSE, "InvalidRouteKinds"),
+				"allowedRoutes.kinds[0] {group: \"gateway.networking.k8s.io\", kind: "
+				"\"TCPRoute\"}, allowedRoutes.kinds[2] {group: \"\", kind: \"UDPRoute\"}: "
+				"a UDP listener can only carry gateway.networking.k8s.io/UDPRoute"));
+	l = st_listener(g, "only-tcp");
+	assert_int_equal(l->n_supported_kinds, 0);
+	LCOND(l, "ResolvedRefs", COND_FALSE, "InvalidRouteKinds");
+	LCOND(l, "Accepted", COND_TRUE, "Accepted");
+	l = st_listener(g, "tcp-udp");
+	assert_int_equal(l->n_supported_kinds, 0);
+	assert_true(message_has(LCOND(l, "ResolvedRefs", COND_FALSE, "InvalidRouteKinds"),
+				"a TCP listener can only carry gateway.networking.k8s.io/TCPRoute"));
+	fx_free(&f);
+}
+
+/* §1.4: two UDP listeners on one port conflict, across Gateways too; a TCP one there does not. */
+static void udp_conflicts(void **state)
+{
+	struct fx f = { 0 };
+	const struct listener_status *l;
+
+	fx_run(&f, GW_HEAD("one", "a") "  listeners: [{name: x, port: 53, protocol: UDP}]\n"
+		   "---\n" GW_HEAD("two", "a") "  addresses: [{value: 192.0.2.1}]\n"
+		   "  listeners: [{name: x, port: 53, protocol: UDP}, {name: y, port: 54, protocol: UDP}]\n"
+		   "---\n" GW_HEAD("three", "a") "  listeners: [{name: x, port: 53, protocol: TCP}]\n");
+	l = st_listener(st_gw(&f, "a", "one"), "x");
+	LCOND(l, "Conflicted", COND_TRUE, "ProtocolConflict");
+	assert_true(message_has(LCOND(l, "Accepted", COND_FALSE, "ProtocolConflict"),
+				"UDP port 53 overlaps another UDP listener"));
+	LCOND(st_listener(st_gw(&f, "a", "two"), "x"), "Conflicted", COND_TRUE, "ProtocolConflict");
+	LCOND(st_listener(st_gw(&f, "a", "two"), "y"), "Conflicted", COND_FALSE, "NoConflicts");
+	LCOND(st_listener(st_gw(&f, "a", "three"), "x"), "Conflicted", COND_FALSE, "NoConflicts");
+	assert_true(message_has(OCOND(st_gw(&f, "a", "one"), "Accepted", COND_FALSE,
+				      "ListenersNotValid"), "\"x\" (ProtocolConflict)"));
+	assert_string_equal(plan_get(&f, "a/one/x")->reject_reason, "ProtocolConflict");
+	assert_string_equal(plan_get(&f, "a/two/x")->reject_reason, "ProtocolConflict");
+	assert_string_equal(plan_get(&f, "a/three/x")->reject_reason, "NoRoute");
 	fx_free(&f);
 }
 
@@ -401,6 +493,7 @@ static void status_order(void **state)
 		{ "GatewayClass", "", "a-class" }, { "GatewayClass", "", "nftgate" },
 		{ "Gateway", "a", "z" },           { "Gateway", "b", "a" },
 		{ "TCPRoute", "a", "r" },          { "TCPRoute", "b", "r" },
+		{ "UDPRoute", "a", "r" },          { "UDPRoute", "a", "s" },
 	};
 
 	fx_run(&f, "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\n"
@@ -412,9 +505,15 @@ static void status_order(void **state)
 		   "---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\n"
 		   "metadata: {name: r, namespace: a}\n"
 		   "spec: {parentRefs: [{name: z}], rules: [{backendRefs: [{name: s, port: 1}]}]}\n"
+		   "---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: UDPRoute\n"
+		   "metadata: {name: s, namespace: a}\n"
+		   "spec: {parentRefs: [{name: z}], rules: [{backendRefs: [{name: s, port: 1}]}]}\n"
+		   "---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: UDPRoute\n"
+		   "metadata: {name: r, namespace: a}\n"
+		   "spec: {parentRefs: [{name: z}], rules: [{backendRefs: [{name: s, port: 1}]}]}\n"
 		   "---\n" GW_HEAD("z", "a") "  listeners: [{name: l, port: 2, protocol: TCP}]\n");
-	assert_int_equal(f.st->n, 6);
-	for (size_t i = 0; i < 6; i++) {
+	assert_int_equal(f.st->n, 8);
+	for (size_t i = 0; i < 8; i++) {
 		assert_string_equal(kind_name(f.st->v[i].kind), want[i][0]);
 		assert_string_equal(f.st->v[i].namespace ? f.st->v[i].namespace : "", want[i][1]);
 		assert_string_equal(f.st->v[i].name, want[i][2]);
@@ -440,6 +539,9 @@ int main(void)
 		cmocka_unit_test(conflicts_across_gateways),
 		cmocka_unit_test(conflicts_by_address),
 		cmocka_unit_test(no_conflict_with_other_protocols),
+		cmocka_unit_test(healthy_udp_listener),
+		cmocka_unit_test(udp_route_kinds),
+		cmocka_unit_test(udp_conflicts),
 		cmocka_unit_test(namespace_selectors),
 		cmocka_unit_test(status_order),
 	};

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * resolve(): attaching TCPRoutes (reference/gateway-api.md §1.7, §2, §4; §7 traps 1, 8, 9,
- * 10, 12, 15).
+ * resolve(): attaching TCPRoutes and UDPRoutes (reference/gateway-api.md §1.7, §2, §4, §5.2;
+ * §7 traps 1, 8, 9, 10, 12, 15).
  */
 #include "resolve_fixture.h"
 
@@ -235,6 +235,144 @@ static void v1_route(void **state)
 	fx_free(&f);
 }
 
+
+/* Gateway "mix" in "infra": TCP and UDP listeners, a UDP one allowing TCPRoutes only, TLS. */
+#define GW_MIX \
+	"apiVersion: gateway.networking.k8s.io/v1\n" \
+	"kind: Gateway\n" \
+	"metadata: {name: mix, namespace: infra}\n" \
+	"spec:\n" \
+	"  gatewayClassName: nftgate\n" \
+	"  listeners:\n" \
+	"  - {name: tcp, port: 5000, protocol: TCP}\n" \
+	"  - {name: udp, port: 5000, protocol: UDP}\n" \
+	"  - {name: udp2, port: 5001, protocol: UDP}\n" \
+	"  - {name: udp-no, port: 5002, protocol: UDP, allowedRoutes: {kinds: [{kind: TCPRoute}]}}\n" \
+	"  - {name: tls, port: 443, protocol: TLS, tls: {mode: Passthrough}}\n" \
+	"---\n" \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: dns, namespace: infra}\n" \
+	"spec: {ports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53}]}\n" \
+	"---\n" \
+	"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n" \
+	"metadata: {name: dns-1, namespace: infra, labels: {kubernetes.io/service-name: dns}}\n" \
+	"addressType: IPv4\n" \
+	"ports: [{name: dns, port: 5353, protocol: UDP}, {name: dns-tcp, port: 5354}]\n" \
+	"endpoints: [{addresses: [10.0.0.1]}]\n"
+
+#define KROUTE(kind, name, parents)                                                     \
+	"---\n"                                                                         \
+	"apiVersion: gateway.networking.k8s.io/v1alpha2\n"                              \
+	"kind: " kind "\n"                                                              \
+	"metadata: {name: " name ", namespace: infra, generation: 4}\n"                 \
+	"spec:\n"                                                                       \
+	"  parentRefs: " parents "\n"                                                   \
+	"  rules: [{backendRefs: [{name: dns, port: 53}]}]\n"
+
+/* A UDPRoute attaches to UDP listeners that allow UDPRoute only; a TCPRoute never to UDP. */
+static void udp_route_attaches_to_udp_listeners(void **state)
+{
+	struct fx f = { 0 };
+	const struct object_status *g, *r;
+	const struct plan_listener *pl;
+	const struct condition *c;
+
+	fx_run(&f, GW_MIX
+	       KROUTE("UDPRoute", "all", "[{name: mix}]")
+	       KROUTE("UDPRoute", "by-port", "[{name: mix, port: 5000}]")
+	       KROUTE("UDPRoute", "to-tcp", "[{name: mix, sectionName: tcp}]")
+	       KROUTE("UDPRoute", "to-tls", "[{name: mix, sectionName: tls}]")
+	       KROUTE("UDPRoute", "to-udp-no", "[{name: mix, sectionName: udp-no}]")
+	       KROUTE("TCPRoute", "tcp-all", "[{name: mix}]")
+	       KROUTE("TCPRoute", "tcp-to-udp", "[{name: mix, sectionName: udp}]"));
+	g = st_gw(&f, "infra", "mix");
+	assert_int_equal(st_listener(g, "tcp")->attached_routes, 1);
+	assert_int_equal(st_listener(g, "udp")->attached_routes, 2);
+	assert_int_equal(st_listener(g, "udp2")->attached_routes, 1);
+	assert_int_equal(st_listener(g, "udp-no")->attached_routes, 0);
+	assert_int_equal(st_listener(g, "tls")->attached_routes, 0);
+	r = st_udp_route(&f, "infra", "all");
+	assert_true(message_has(PCOND(r, 0, "Accepted", COND_TRUE, "Accepted"),
+				"attached to listeners \"udp\", \"udp2\""));
+	PCOND(r, 0, "ResolvedRefs", COND_TRUE, "ResolvedRefs");
+	assert_true(message_has(PCOND(st_udp_route(&f, "infra", "by-port"), 0, "Accepted",
+				      COND_TRUE, "Accepted"), "attached to listener \"udp\""));
+	c = PCOND(st_udp_route(&f, "infra", "to-tcp"), 0, "Accepted", COND_FALSE,
+		  "NotAllowedByListeners");
+	assert_true(message_has(c, "listener \"tcp\" has protocol \"TCP\", which cannot carry a "
+				   "UDPRoute"));
+	c = PCOND(st_udp_route(&f, "infra", "to-tls"), 0, "Accepted", COND_FALSE,
+		  "NotAllowedByListeners");
+	assert_true(message_has(c, "has protocol \"TLS\", which cannot carry a UDPRoute"));
+	c = PCOND(st_udp_route(&f, "infra", "to-udp-no"), 0, "Accepted", COND_FALSE,
+		  "NotAllowedByListeners");
+	assert_true(message_has(c, "does not allow kind UDPRoute (allowedRoutes.kinds)"));
+	assert_true(message_has(PCOND(st_route(&f, "infra", "tcp-all"), 0, "Accepted", COND_TRUE,
+				      "Accepted"), "attached to listener \"tcp\""));
+	c = PCOND(st_route(&f, "infra", "tcp-to-udp"), 0, "Accepted", COND_FALSE,
+		  "NotAllowedByListeners");
+	assert_true(message_has(c, "has protocol \"UDP\", which cannot carry a TCPRoute"));
+	/* each listener forwards to its own kind's route, to the port of its protocol */
+	pl = plan_get(&f, "infra/mix/udp");
+	assert_int_equal(pl->protocol, IPPROTO_UDP);
+	assert_string_equal(pl->route, "infra/all");
+	share_endpoints_are(&pl->shares[0], 1, "10.0.0.1:5353");
+	pl = plan_get(&f, "infra/mix/tcp");
+	assert_int_equal(pl->protocol, IPPROTO_TCP);
+	assert_string_equal(pl->route, "infra/tcp-all");
+	share_endpoints_are(&pl->shares[0], 1, "10.0.0.1:5354");
+	assert_string_equal(plan_get(&f, "infra/mix/udp-no")->reject_reason, "NoRoute");
+	assert_null(plan_find(&f, "infra/mix/tls"));
+	fx_free(&f);
+}
+
+/* A TCPRoute and a UDPRoute may share a namespace/name: two routes, two statuses. */
+static void udp_and_tcp_route_of_one_name(void **state)
+{
+	struct fx f = { 0 };
+	const struct object_status *t, *u;
+
+	fx_run(&f, GW_MIX
+	       KROUTE("UDPRoute", "r", "[{name: mix, sectionName: udp}]")
+	       KROUTE("TCPRoute", "r", "[{name: mix, sectionName: tcp}]"));
+	t = st_route(&f, "infra", "r");
+	u = st_udp_route(&f, "infra", "r");
+	assert_ptr_not_equal(t, u);
+	PCOND(t, 0, "Accepted", COND_TRUE, "Accepted");
+	PCOND(u, 0, "Accepted", COND_TRUE, "Accepted");
+	assert_string_equal(u->parents[0].ref.section, "udp");
+	assert_string_equal(t->parents[0].ref.section, "tcp");
+	assert_int_equal(plan_get(&f, "infra/mix/udp")->protocol, IPPROTO_UDP);
+	assert_string_equal(plan_get(&f, "infra/mix/udp")->route, "infra/r");
+	share_endpoints_are(&plan_get(&f, "infra/mix/udp")->shares[0], 1, "10.0.0.1:5353");
+	share_endpoints_are(&plan_get(&f, "infra/mix/tcp")->shares[0], 1, "10.0.0.1:5354");
+	fx_free(&f);
+}
+
+/* §4.1: a UDPRoute's parent entries are shaped as a TCPRoute's. */
+static void udp_route_status_shape(void **state)
+{
+	struct fx f = { 0 };
+	const struct object_status *r;
+	const struct parent_status *p;
+
+	fx_run(&f, GW_MIX KROUTE("UDPRoute", "u", "[{name: mix, sectionName: udp2}, {name: missing}]"));
+	r = st_udp_route(&f, "infra", "u");
+	assert_string_equal(kind_name(r->kind), "UDPRoute");
+	assert_string_equal(r->api_version, "gateway.networking.k8s.io/v1alpha2");
+	assert_int_equal(r->generation, 4);
+	assert_int_equal(r->n_parents, 1);
+	p = &r->parents[0];
+	assert_string_equal(p->ref.group, "gateway.networking.k8s.io");
+	assert_string_equal(p->ref.kind, "Gateway");
+	assert_string_equal(p->ref.namespace, "infra");
+	assert_string_equal(p->ref.name, "mix");
+	assert_string_equal(p->controller_name, CTRL);
+	assert_int_equal(PCOND(r, 0, "Accepted", COND_TRUE, "Accepted")->observed_generation, 4);
+	PCOND(r, 0, "ResolvedRefs", COND_TRUE, "ResolvedRefs");
+	assert_null(st_find(&f, KIND_TCP_ROUTE, "infra", "u"));
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +384,9 @@ int main(void)
 		cmocka_unit_test(route_on_conflicted_listener),
 		cmocka_unit_test(several_rules_first_wins),
 		cmocka_unit_test(v1_route),
+		cmocka_unit_test(udp_route_attaches_to_udp_listeners),
+		cmocka_unit_test(udp_and_tcp_route_of_one_name),
+		cmocka_unit_test(udp_route_status_shape),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

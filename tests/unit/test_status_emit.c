@@ -100,6 +100,36 @@ static void test_json_shape(void **state)
 	status_set_free(st);
 }
 
+static const char udp[] = CLASS "---\n"
+	"apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: apps}\n"
+	"spec:\n  gatewayClassName: c\n  listeners: [{name: dns, port: 53, protocol: UDP}]\n---\n"
+	"apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: UDPRoute\nmetadata: {name: u, namespace: apps}\n"
+	"spec:\n  parentRefs: [{name: g, sectionName: dns}]\n  rules: [{backendRefs: [{name: s, port: 1}]}]\n";
+
+/* A UDPRoute is printed as a TCPRoute is: its kind and apiVersion as written, and parents. */
+static void test_udp_route_item(void **state)
+{
+	struct status_set *st = resolve_text(udp);
+	char *y = emit_to_string(st, OUTPUT_YAML);
+	char *j = emit_to_string(st, OUTPUT_JSON);
+
+	assert_non_null(strstr(y, "- apiVersion: gateway.networking.k8s.io/v1alpha2\n  kind: UDPRoute\n"
+				  "  metadata:\n    name: u\n    namespace: apps\n    generation: 1\n"
+				  "  status:\n    parents:\n"
+				  "    - parentRef:\n        group: gateway.networking.k8s.io\n"
+				  "        kind: Gateway\n        namespace: apps\n        name: g\n"
+				  "        sectionName: dns\n"
+				  "      controllerName: nftgate.io/agent\n"));
+	assert_non_null(strstr(y, "      supportedKinds:\n      - group: gateway.networking.k8s.io\n"
+				  "        kind: UDPRoute\n"));
+	assert_non_null(strstr(y, "      attachedRoutes: 1\n"));
+	assert_non_null(strstr(j, "\"kind\": \"UDPRoute\",\n"));
+	assert_non_null(strstr(j, "\"reason\": \"BackendNotFound\""));
+	free(y);
+	free(j);
+	status_set_free(st);
+}
+
 /* A FILE whose writes note the heap in use at that moment. */
 struct probe {
 	size_t base, peak;
@@ -158,6 +188,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_yaml_shape),
 		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_udp_route_item),
 		cmocka_unit_test(test_memory_does_not_grow_with_output),
 	};
 
