@@ -50,6 +50,21 @@ static int input_errors(const struct diags *d)
 	return EXIT_INPUT;
 }
 
+/* A command that programs the kernel says where the inputs do not forward as written
+ * (`status` prints the same as conditions): not errors, a Gateway API controller applies
+ * the rest and reports these in status, so do we. */
+static void route_warnings(const struct diags *w)
+{
+	size_t n = w->n + w->dropped;
+
+	if (!n)
+		return;
+	diags_print(w, stderr);
+	cli_error("warning: %zu route reference%s above do%s not resolve or attach (`nftgate "
+		  "status` shows the conditions); everything else is as written", n,
+		  n == 1 ? "" : "s", n == 1 ? "es" : "");
+}
+
 int cli_load(const struct cli *c, struct store **ret_store, struct plan **ret_plan,
 	     struct status_set **ret_status)
 {
@@ -58,7 +73,7 @@ int cli_load(const struct cli *c, struct store **ret_store, struct plan **ret_pl
 		.claimed_classes = c->classes,
 		.n_claimed_classes = c->n_classes,
 	};
-	struct diags d = { 0 };
+	struct diags d = { 0 }, w = { 0 };
 	struct store *s = store_new();
 	struct plan *p = NULL;
 	struct status_set *st = NULL;
@@ -82,6 +97,8 @@ int cli_load(const struct cli *c, struct store **ret_store, struct plan **ret_pl
 	}
 	/* resolve() reports what only the whole input shows (a share's endpoint limit) */
 	ro.diags = &d;
+	if (strcmp(c->command, "status"))
+		ro.warnings = &w;
 	r = resolve(s, &ro, &p, &st);
 	if (r < 0) {
 		cli_error("resolving the input: %s", strerror(-r));
@@ -92,6 +109,7 @@ int cli_load(const struct cli *c, struct store **ret_store, struct plan **ret_pl
 		r = input_errors(&d);
 		goto out;
 	}
+	route_warnings(&w);
 	if (ret_plan) {
 		*ret_plan = p;
 		p = NULL;
@@ -106,6 +124,7 @@ int cli_load(const struct cli *c, struct store **ret_store, struct plan **ret_pl
 	}
 	r = EXIT_OK;
 out:
+	diags_clear(&w);
 	diags_clear(&d);
 	plan_free(p);
 	status_set_free(st);

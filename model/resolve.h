@@ -24,6 +24,12 @@ struct resolve_opts {
 					       than PLAN_MAX_SHARE_ENDPOINTS endpoints); the plan
 					       and status are made all the same, the share of such
 					       a backendRef rejected */
+	struct diags *warnings;             /* when set, what status reports as a route's
+					       failure is appended here too, located: a parentRef
+					       that does not attach (at the route) and a backendRef
+					       that does not resolve (at the backendRef), so that
+					       a command can name the file and line; the plan and
+					       status do not depend on it */
 };
 
 /* Borrows s and o. On success returns 0 and sets *ret_plan and *ret_status (caller frees

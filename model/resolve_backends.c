@@ -306,8 +306,8 @@ static void endpoints_check(struct rctx *c, const struct route *r,
 	check_share_size(c, r, b, out, &k);
 }
 
-void ref_resolve(struct rctx *c, const struct route *r, const struct backend_ref *b,
-		 struct ref_result *out)
+static void ref_check(struct rctx *c, const struct route *r, const struct backend_ref *b,
+		      struct ref_result *out)
 {
 	const struct service *svc;
 	const struct service_port *sp;
@@ -349,6 +349,29 @@ void ref_resolve(struct rctx *c, const struct route *r, const struct backend_ref
 	out->svc = svc;
 	out->sp = sp;
 	endpoints_check(c, r, b, out);
+}
+
+/* The located warning for a backendRef that does not resolve (resolve_opts.warnings). */
+static void ref_warn(struct rctx *c, const struct route *r, const struct backend_ref *b,
+		     const struct ref_result *rr)
+{
+	char object[400], field[96];
+
+	snprintf(object, sizeof(object), "%s %s/%s", kind_name(r->kind), r->m.namespace,
+		 r->m.name);
+	ref_field(r, b, field, sizeof(field));
+	if (diags_add(c->o->warnings, b->loc.file, b->loc.line, object, field,
+		      "%s (ResolvedRefs=False, reason %s: its share of the traffic is refused)",
+		      rr->message, rr->reason) < 0)
+		c->oom = true;
+}
+
+void ref_resolve(struct rctx *c, const struct route *r, const struct backend_ref *b,
+		 struct ref_result *out)
+{
+	ref_check(c, r, b, out);
+	if (out->reason && out->message && c->o->warnings)
+		ref_warn(c, r, b, out);
 }
 
 static bool share_too_big(const struct plan_share *share)

@@ -157,13 +157,34 @@ static int rt_ptr_cmp(const void *a, const void *b)
 	return route_cmp(*(const struct route *const *)a, *(const struct route *const *)b);
 }
 
+/* The located warning for a parentRef of ours that does not attach (resolve_opts.warnings):
+ * a parentRef has no line of its own, so it is located at the route. */
+static void parent_warn(struct rctx *c, const struct route_state *rs, size_t i)
+{
+	const struct route *r = rs->r;
+	char object[400], field[48];
+
+	snprintf(object, sizeof(object), "%s %s/%s", kind_name(r->kind), r->m.namespace,
+		 r->m.name);
+	snprintf(field, sizeof(field), "spec.parentRefs[%zu]", i);
+	if (diags_add(c->o->warnings, r->m.loc.file, r->m.loc.line, object, field,
+		      "%s (Accepted=False, reason %s)", rs->parents[i].message,
+		      rs->parents[i].reason) < 0)
+		c->oom = true;
+}
+
 static int route_state(struct rctx *c, struct route_state *rs, size_t idx)
 {
 	rs->parents = calloc_array(rs->r->n_parents, sizeof(*rs->parents));
 	if (!rs->parents)
 		return -ENOMEM;
-	for (size_t i = 0; i < rs->r->n_parents; i++)
+	for (size_t i = 0; i < rs->r->n_parents; i++) {
+		const struct parent_result *p = &rs->parents[i];
+
 		parent_attach(c, rs, idx, i);
+		if (c->o->warnings && p->in_scope && !p->accepted && p->message && p->reason)
+			parent_warn(c, rs, i);
+	}
 	/* Backends are resolved once per route (§4.4 step 5), and only for routes we report. */
 	return rs->has_status ? refs_resolve(c, rs) : 0;
 }

@@ -370,6 +370,67 @@ static void udp_backend_ports(void **state)
 	fx_free(&f);
 }
 
+/* resolve_opts.warnings: a backendRef that does not resolve is located at its own line, a
+ * parentRef that does not attach at its route's; nothing for what resolves, nothing for
+ * routes of other controllers, and the plan is the same with or without them. */
+static void warnings_are_located(void **state)
+{
+	static const char yaml[] =
+		"apiVersion: gateway.networking.k8s.io/v1\n"             /* 1 */
+		"kind: Gateway\n"
+		"metadata: {name: gw, namespace: app}\n"
+		"spec:\n"
+		"  gatewayClassName: nftgate\n"                           /* 5 */
+		"  listeners:\n"
+		"    - {name: t, protocol: TCP, port: 80}\n"
+		"    - {name: u, protocol: UDP, port: 53}\n"
+		"---\n"
+		"apiVersion: v1\n"                                        /* 10 */
+		"kind: Service\n"
+		"metadata: {name: dns, namespace: app}\n"
+		"spec: {ports: [{name: dns, port: 53, protocol: UDP}, {name: tcp, port: 80}]}\n"
+		"---\n"
+		"apiVersion: gateway.networking.k8s.io/v1\n"             /* 15 */
+		"kind: UDPRoute\n"
+		"metadata: {name: r, namespace: app}\n"
+		"spec:\n"
+		"  parentRefs: [{name: gw, sectionName: u}, {name: gw, sectionName: t}]\n"
+		"  rules:\n"                                              /* 20 */
+		"    - backendRefs:\n"
+		"        - {name: dns, port: 80}\n"
+		"        - {name: dns, port: 53}\n"
+		"        - {name: gone, port: 53}\n"
+		"---\n"                                                   /* 25 */
+		"apiVersion: gateway.networking.k8s.io/v1\n"
+		"kind: UDPRoute\n"
+		"metadata: {name: other, namespace: app}\n"
+		"spec:\n"
+		"  parentRefs: [{name: not-ours}]\n"                      /* 30 */
+		"  rules: [{backendRefs: [{name: gone, port: 53}]}]\n";
+	struct diags w = { 0 };
+	struct resolve_opts o = { .warnings = &w };
+	struct fx f = { 0 };
+
+	fx_load(&f, CLASS_YAML);
+	fx_load(&f, yaml);
+	fx_resolve_opts(&f, &o);
+	assert_int_equal(w.n, 3);
+	/* in the order resolve meets them: the route's parentRefs, then its backendRefs */
+	assert_int_equal(w.v[0].line, 15);
+	assert_string_equal(w.v[0].object, "UDPRoute app/r");
+	assert_string_equal(w.v[0].field, "spec.parentRefs[1]");
+	assert_non_null(strstr(w.v[0].message, "reason NotAllowedByListeners"));
+	assert_int_equal(w.v[1].line, 22);
+	assert_string_equal(w.v[1].field, "spec.rules[0].backendRefs[0]");
+	assert_non_null(strstr(w.v[1].message, "port 80 has protocol TCP, not UDP"));
+	assert_int_equal(w.v[2].line, 24);
+	assert_non_null(strstr(w.v[2].message, "Service app/gone not found (ResolvedRefs=False, "
+						"reason BackendNotFound"));
+	assert_string_equal(w.v[2].file, "test.yaml");
+	diags_clear(&w);
+	fx_free(&f);
+}
+
 /* §3.4: a grant's `from` kind is the route kind it covers: TCPRoute and UDPRoute apart. */
 static void grants_by_route_kind(void **state)
 {
@@ -433,6 +494,7 @@ int main(void)
 		cmocka_unit_test(grant_deleted_revokes),
 		cmocka_unit_test(udp_backend_ports),
 		cmocka_unit_test(grants_by_route_kind),
+		cmocka_unit_test(warnings_are_located),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
