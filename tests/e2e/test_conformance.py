@@ -4,8 +4,9 @@ nftgate in a sandbox: upstream's base/manifests.yaml and tests/<name>.yaml unmod
 what a cluster would have made from them:
 
 - for each Service backed by a Deployment (same namespace, selector matching the pod
-  template's labels) that some TCPRoute references: `replicas` pods running echo servers on
-  the Service's targetPorts, and the EndpointSlice the cluster would write for them;
+  template's labels) that some TCPRoute (or UDPRoute, test_udp_conformance.py) references:
+  `replicas` pods running echo servers on the Service's targetPorts (UDP ones: udp_server.py,
+  CoreDNS: its DNS stand-in), and the EndpointSlice the cluster would write for them;
 - creationTimestamp on the objects of a test that depends on creation order, and the second
   route that the upstream Go test creates later (TCPRouteMultipleRoutesAttachment);
 - the deletion of the ReferenceGrant (TCPRouteReferenceGrant), by re-applying without it.
@@ -49,11 +50,15 @@ def matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+ROUTE_KINDS = ("TCPRoute", "UDPRoute")
+
+
 def backed_services(docs):
-    """(Service doc, replicas) for each Service a Deployment backs and a TCPRoute references."""
+    """(Service doc, replicas, Deployment doc) for each Service a Deployment backs and a
+    TCPRoute or UDPRoute references."""
     referenced = set()
     for d in docs:
-        if d["kind"] != "TCPRoute":
+        if d["kind"] not in ROUTE_KINDS:
             continue
         rns = d["metadata"].get("namespace", "default")
         for rule in d["spec"].get("rules") or []:
@@ -69,23 +74,32 @@ def backed_services(docs):
             tmpl = dep["spec"]["template"]["metadata"].get("labels") or {}
             if dep["metadata"].get("namespace", "default") == ns and \
                     matches(svc["spec"].get("selector"), tmpl):
-                out.append((svc, dep["spec"].get("replicas", 1)))
+                out.append((svc, dep["spec"].get("replicas", 1), dep))
                 break
     return out
+
+
+def is_coredns(dep):
+    """A Deployment of CoreDNS: its pods get the DNS stand-in (udp_server.py --dns)."""
+    return any("/coredns/coredns" in c.get("image", "")
+               for c in dep["spec"]["template"]["spec"].get("containers", []))
 
 
 def make_backends(sb, docs):
     """Starts the pods and returns the EndpointSlices for them; pod name -> Service name."""
     slices = []
-    for k, (svc, replicas) in enumerate(backed_services(docs)):
+    for k, (svc, replicas, dep) in enumerate(backed_services(docs)):
         ns, name = svc["metadata"].get("namespace", "default"), svc["metadata"]["name"]
         ports = [p for p in svc["spec"]["ports"] if isinstance(p.get("targetPort"), int)]
+        tcp = sorted({p["targetPort"] for p in ports if p.get("protocol", "TCP") != "UDP"})
+        udp = sorted({p["targetPort"] for p in ports if p.get("protocol") == "UDP"})
         endpoints = []
         for i in range(replicas):
             pod = "%s-%d" % (name, i)
             addr = "10.245.%d.%d" % (k + 1, 10 + i)
-            sb.add_pod(pod, v4=[addr], ports=sorted({p["targetPort"] for p in ports}),
-                       service=name)
+            sb.add_pod(pod, v4=[addr], ports=tcp, service=name,
+                       udp_ports=[] if is_coredns(dep) else udp,
+                       dns_ports=udp if is_coredns(dep) else [])
             endpoints.append({"addresses": [addr], "conditions": {"ready": True},
                               "targetRef": {"kind": "Pod", "name": pod, "namespace": ns}})
         slices.append({
@@ -108,8 +122,9 @@ def write_yaml(path, docs):
 class Conformance:
     """One upstream test in one sandbox: inputs, backends, apply and status."""
 
-    def __init__(self, sb, name, node_local=(), test_docs=None):
-        """test_docs replaces the upstream test file by what a cluster would hold instead."""
+    def __init__(self, sb, name, node_local=(), test_docs=None, node_local_udp=()):
+        """test_docs replaces the upstream test file by what a cluster would hold instead;
+        node_local (TCP) and node_local_udp ports get a server on the node itself."""
         self.sb = sb
         if test_docs is None:
             self.inputs = [BASE, upstream_yaml(name)]
@@ -120,6 +135,8 @@ class Conformance:
         self.endpoints = write_yaml(sb.tmp / "endpointslices.yaml", make_backends(sb, docs))
         for port in node_local:
             sb.start_node_local(port)
+        for port in node_local_udp:
+            sb.start_node_local_udp(port)
         sb.ready()
 
     def paths(self):
@@ -157,22 +174,23 @@ class Status:
             kind, namespace, name,
             [(i.get("kind"), i.get("metadata", {}).get("name")) for i in self.items]))
 
-    def listener(self, gateway, listener):
-        for ls in self.obj("Gateway", gateway)["status"].get("listeners", []):
+    def listener(self, gateway, listener, namespace=INFRA):
+        for ls in self.obj("Gateway", gateway, namespace)["status"].get("listeners", []):
             if ls["name"] == listener:
                 return ls
         raise AssertionError("Gateway %s has no listener status %s" % (gateway, listener))
 
-    def parents(self, route):
-        return self.obj("TCPRoute", route)["status"].get("parents", [])
+    def parents(self, route, kind="TCPRoute", namespace=INFRA):
+        return self.obj(kind, route, namespace)["status"].get("parents", [])
 
-    def parent(self, route, gateway, section=None):
-        for p in self.parents(route):
+    def parent(self, route, gateway, section=None, kind="TCPRoute", namespace=INFRA):
+        for p in self.parents(route, kind, namespace):
             ref = p["parentRef"]
             if ref["name"] == gateway and ref.get("sectionName") == section:
                 return p
-        raise AssertionError("TCPRoute %s has no parent status for %s/%s: %s"
-                             % (route, gateway, section, self.parents(route)))
+        raise AssertionError("%s %s has no parent status for %s/%s: %s"
+                             % (kind, route, gateway, section,
+                                self.parents(route, kind, namespace)))
 
 
 def cond(conditions, ctype):
@@ -182,8 +200,9 @@ def cond(conditions, ctype):
     raise AssertionError("no %s condition in %s" % (ctype, conditions))
 
 
-def assert_route(st, route, gateway, section, accepted, resolved):
-    p = st.parent(route, gateway, section)
+def assert_route(st, route, gateway, section, accepted, resolved, kind="TCPRoute",
+                 namespace=INFRA):
+    p = st.parent(route, gateway, section, kind, namespace)
     assert p["controllerName"] == "nftgate.io/agent", p
     # The parentRef echoed with group and kind filled in, as conformance compares it.
     assert p["parentRef"].get("group") == "gateway.networking.k8s.io", p["parentRef"]
@@ -193,7 +212,9 @@ def assert_route(st, route, gateway, section, accepted, resolved):
         assert cond(p["conditions"], "ResolvedRefs") == resolved, p
 
 
-def assert_gateway_ready(st, gateway, listeners):
+def assert_gateway_ready(st, gateway, listeners, kind="TCPRoute"):
+    """Gateway Accepted and Programmed; each listener's attachedRoutes, its conditions True
+    and kind among its supportedKinds."""
     conds = st.obj("Gateway", gateway)["status"]["conditions"]
     assert cond(conds, "Accepted")[0] == "True", conds
     assert cond(conds, "Programmed")[0] == "True", conds
@@ -202,7 +223,7 @@ def assert_gateway_ready(st, gateway, listeners):
         assert ls["attachedRoutes"] == attached, ls
         for t in ("Accepted", "Programmed", "ResolvedRefs"):
             assert cond(ls["conditions"], t)[0] == "True", ls
-        assert {"group": "gateway.networking.k8s.io", "kind": "TCPRoute"} in \
+        assert {"group": "gateway.networking.k8s.io", "kind": kind} in \
             ls.get("supportedKinds", []), ls
 
 
