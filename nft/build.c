@@ -537,7 +537,9 @@ static int add_refused_message(struct nft_batch *nb, enum batch_what what)
 {
 	struct nftnl_set *s = set_new(nb->table, SET_LISTEN_ANY4, false);
 	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	uint16_t port = htons(nb->rs && nb->rs->plan->n ? nb->rs->plan->v[0].port : 1);
+	const struct plan_listener *l = nb->rs && nb->rs->plan->n ? &nb->rs->plan->v[0] : NULL;
+	uint16_t port = htons(l ? l->port : 1);
+	uint8_t key[8] = { l ? l->protocol : IPPROTO_TCP }; /* protocol . port, 4 bytes each */
 	struct nlmsghdr *nlh;
 	int r;
 
@@ -547,7 +549,8 @@ static int add_refused_message(struct nft_batch *nb, enum batch_what what)
 		return -ENOMEM;
 	}
 	nftnl_set_unset(s, NFTNL_SET_ID);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &port, sizeof(port));
+	memcpy(key + 4, &port, sizeof(port));
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
 	nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_GOTO);
 	nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, "nftgate-no-such-chain");
 	nftnl_set_elem_add(s, e);
@@ -685,14 +688,16 @@ static int find_elem_cb(const struct set_elem *el, void *data)
 static void describe_listener(const struct ruleset *rs, size_t li, char *buf, size_t len)
 {
 	const struct plan_listener *l;
+	bool udp;
 
 	if (!rs || li >= rs->plan->n) {
 		snprintf(buf, len, "no listener");
 		return;
 	}
 	l = &rs->plan->v[li];
-	snprintf(buf, len, "listener %s port %u, route %s", l->key, l->port,
-		 l->route ? l->route : "(none)");
+	udp = l->protocol == IPPROTO_UDP;
+	snprintf(buf, len, "listener %s port %u%s, %s %s", l->key, l->port, udp ? "/udp" : "",
+		 udp ? "udproute" : "route", l->route ? l->route : "(none)");
 }
 
 /* Returns true, with the listener the element serves in *ret_listener, when the refused

@@ -312,7 +312,7 @@ int lay_ids_from_ruleset(const struct ruleset *rs, struct lay_ids **ret)
 
 		if (!rt->forwards && !rt->rejects)
 			continue;
-		r = entry_add(ids, IDS_ROUTES, rt->tag, rt->id, rt->name);
+		r = entry_add(ids, IDS_ROUTES, rt->tag, rt->id, rt->key);
 		if (r < 0)
 			goto out;
 	}

@@ -14,7 +14,8 @@
  *
  * Identity: a share is its key (lay_share.key: the listener, carrying route, rule and
  * backendRef index and backend; or the listener that rejects as a whole; or the map key
- * two listeners conflict on), a route its "namespace/name". The kernel holds no key: every
+ * two listeners conflict on), a route its lay_route.key ("namespace/name" for a TCPRoute,
+ * "udproute\nnamespace/name" for a UDPRoute). The kernel holds no key: every
  * counter object is named s<id>_<tag>_<kind> or r<id>_<tag>_<kind> (nft/sets.c), the tag
  * being a 64-bit hash of the key, and the endpoint maps give each mark's address and port.
  * That is enough to rebuild the assignment from a dump of the table alone.

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,11 @@ static const char *const kind_names[LAY__KINDS] = { "any4", "any6", "addr4", "ad
 const char *lay_kind_name(enum lay_kind k)
 {
 	return k < LAY__KINDS ? kind_names[k] : "?";
+}
+
+const char *lay_proto_name(uint8_t protocol)
+{
+	return protocol == IPPROTO_TCP ? "tcp" : protocol == IPPROTO_UDP ? "udp" : "?";
 }
 
 static uint64_t gcd64(uint64_t a, uint64_t b)
@@ -232,6 +238,24 @@ static uint32_t fnv1a(uint32_t h, const char *s)
 	return h;
 }
 
+/* A UDP listener is carried by a UDPRoute: its route's identity and comments say so, so
+ * that a TCPRoute and a UDPRoute of one name are two routes. A TCPRoute's stay what they
+ * always were (its ids, tags and counter names survive an upgrade). */
+static bool carried_by_udproute(const struct plan_listener *l)
+{
+	return l->protocol == IPPROTO_UDP;
+}
+
+static const char *route_key_prefix(const struct plan_listener *l)
+{
+	return carried_by_udproute(l) ? "udproute\n" : "";
+}
+
+static const char *route_word(const struct plan_listener *l)
+{
+	return carried_by_udproute(l) ? "udproute" : "route";
+}
+
 /* Where a new share's id search starts: a hash of what the share is (the same hash ids
  * always started from, so a fresh layout numbers as before). */
 static uint32_t share_start(const struct plan_listener *l, const struct plan_share *s)
@@ -243,6 +267,7 @@ static uint32_t share_start(const struct plan_listener *l, const struct plan_sha
 	h = fnv1a(h, "\n");
 	if (s) {
 		snprintf(num, sizeof(num), "\n%u\n%u\n", s->rule, s->ref);
+		h = fnv1a(h, route_key_prefix(l));
 		h = fnv1a(h, l->route);
 		h = fnv1a(h, num);
 		h = fnv1a(h, s->backend);
@@ -297,10 +322,10 @@ static int add_share(struct lay_builder *b, size_t li, const struct plan_share *
 		key = key_new("listener\n%s", l->key);
 		comment = comment_new("listener %s rejects", l->key);
 	} else {
-		key = key_new("ref\n%s\n%s\n%u\n%u\n%s", l->key, route, s->rule, s->ref,
-			      s->backend ? s->backend : "-");
-		comment = comment_new("route %s rule %u ref %u %s", route, s->rule, s->ref,
-				      s->backend ? s->backend : "-");
+		key = key_new("ref\n%s\n%s%s\n%u\n%u\n%s", l->key, route_key_prefix(l), route,
+			      s->rule, s->ref, s->backend ? s->backend : "-");
+		comment = comment_new("%s %s rule %u ref %u %s", route_word(l), route, s->rule,
+				      s->ref, s->backend ? s->backend : "-");
 	}
 	return push_share(b, li, s, key, comment, share_start(l, s), &idx);
 }
@@ -345,6 +370,7 @@ static int add_entry(struct lay_builder *b, enum lay_kind k, size_t li, const ui
 	memset(en, 0, sizeof(*en));
 	if (addr)
 		memcpy(en->addr, addr, lay_kind_v6(k) ? 16 : 4);
+	en->protocol = l->protocol;
 	en->port = l->port;
 	en->listener = li;
 	en->first_share = b->ls[li].first;
@@ -379,9 +405,9 @@ static int add_listener(struct lay_builder *b, size_t li)
 	struct ruleset *rs = b->rs;
 	int r;
 
-	if (l->protocol != IPPROTO_TCP)
-		return nft_error_set(b->e, -EINVAL, "listener %s: protocol %u is not TCP", l->key,
-				     l->protocol);
+	if (l->protocol != IPPROTO_TCP && l->protocol != IPPROTO_UDP)
+		return nft_error_set(b->e, -EINVAL, "listener %s: protocol %u is neither TCP nor "
+				     "UDP", l->key, l->protocol);
 	if (!l->port)
 		return nft_error_set(b->e, -EINVAL, "listener %s: port 0", l->key);
 	b->ls[li].first = rs->n_shares;
@@ -438,15 +464,17 @@ static int cmp_entry(const void *a, const void *b, void *data)
 		return c;
 	if (x->port != y->port)
 		return x->port < y->port ? -1 : 1;
+	if (x->protocol != y->protocol)
+		return x->protocol < y->protocol ? -1 : 1;
 	return x->listener < y->listener ? -1 : x->listener > y->listener;
 }
 
-/* Two listeners that own the same map key (port, or address and port) conflict: the model
- * rejects both, and the kernel can hold one element. When every one of them rejects, the
- * first one's element stands for all; if any would forward, a conflict share (its identity:
- * the map key) resets the key (never forward a port two listeners claim). The others'
- * comments are freed here and their pointers cleared, so that a failure at any point
- * leaves every comment owned exactly once. */
+/* Two listeners that own the same map key (protocol and port, or address, protocol and
+ * port) conflict: the model rejects both, and the kernel can hold one element. When every
+ * one of them rejects, the first one's element stands for all; if any would forward, a
+ * conflict share (its identity: the map key) resets the key (never forward a port two
+ * listeners claim). The others' comments are freed here and their pointers cleared, so
+ * that a failure at any point leaves every comment owned exactly once. */
 static int merge_conflict(struct lay_builder *b, enum lay_kind k, size_t first, size_t n)
 {
 	struct ruleset *rs = b->rs;
@@ -468,10 +496,13 @@ static int merge_conflict(struct lay_builder *b, enum lay_kind k, size_t first, 
 		if (lay_kind_addr(k))
 			inet_ntop(lay_kind_v6(k) ? AF_INET6 : AF_INET, en->addr, addr,
 				  sizeof(addr));
-		key = key_new("conflict\n%s\n%s\n%u", lay_kind_name(k), addr, l0->port);
+		/* a TCP key's identity is what it always was; a UDP one's names its protocol */
+		key = key_new("conflict\n%s\n%s\n%u%s", lay_kind_name(k), addr, l0->port,
+			      en->protocol == IPPROTO_UDP ? "\nudp" : "");
 		r = push_share(b, en->listener, NULL, key,
 			       /* named by the key it resets; who conflicts is on the element */
-			       comment_new("TCP port %u on %s: conflict rejects", l0->port,
+			       comment_new("%s port %u on %s: conflict rejects",
+					   en->protocol == IPPROTO_UDP ? "UDP" : "TCP", l0->port,
 					   lay_kind_addr(k) ? addr : lay_kind_v6(k) ? "any IPv6 address" :
 					   "any IPv4 address"),
 			       key ? fnv1a(2166136261u, key) % LAYOUT_MAX_SHARES + 1 : 1, &idx);
@@ -502,7 +533,8 @@ static int merge_kind(struct lay_builder *b, enum lay_kind k)
 		size_t j = i + 1;
 		int r;
 
-		while (j < n && v[j].port == v[i].port && !memcmp(v[j].addr, v[i].addr, alen))
+		while (j < n && v[j].port == v[i].port && v[j].protocol == v[i].protocol &&
+		       !memcmp(v[j].addr, v[i].addr, alen))
 			j++;
 		if (j - i > 1) {
 			r = merge_conflict(b, k, i, j - i);
@@ -522,13 +554,23 @@ static int merge_kind(struct lay_builder *b, enum lay_kind k)
 
 struct route_ref {
 	const char *name;
+	uint8_t protocol;       /* its listener's: which kind of route */
 	size_t share;           /* index in rs->shares */
 };
+
+static int cmp_route_id(const struct route_ref *x, const struct route_ref *y)
+{
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return (x->protocol > y->protocol) - (x->protocol < y->protocol);
+}
 
 static int cmp_route_ref(const void *a, const void *b)
 {
 	const struct route_ref *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
+	int c = cmp_route_id(x, y);
 
 	if (c)
 		return c;
@@ -558,29 +600,33 @@ static int collect_routes(struct lay_builder *b)
 		const struct plan_listener *l = &rs->plan->v[rs->shares[i].listener];
 
 		if (rs->shares[i].share)
-			refs[n++] = (struct route_ref){ l->route ? l->route : "-", i };
+			refs[n++] = (struct route_ref){ l->route ? l->route : "-", l->protocol, i };
 	}
 	qsort(refs, n, sizeof(*refs), cmp_route_ref);
 	for (size_t i = 0; i < n; i++)
-		if (!i || strcmp(refs[i].name, refs[i - 1].name))
+		if (!i || cmp_route_id(&refs[i], &refs[i - 1]))
 			heads[n_heads++] = refs[i]; /* its first share: the group's smallest */
 	qsort(heads, n_heads, sizeof(*heads), cmp_route_head);
 	r = grow(&rs->routes, &b->cap_routes, n_heads, sizeof(*rs->routes));
 	for (size_t k = 0; r >= 0 && k < n_heads; k++) {
 		struct lay_route *rt = &rs->routes[k];
 
+		const struct plan_listener *l = &rs->plan->v[rs->shares[heads[k].share].listener];
+
 		memset(rt, 0, sizeof(*rt));
 		rt->name = heads[k].name;
-		rt->comment = comment_new("route %s", rt->name);
-		if (!rt->comment) {
+		rt->protocol = heads[k].protocol;
+		rt->key = key_new("%s%s", route_key_prefix(l), rt->name);
+		rt->comment = comment_new("%s %s", route_word(l), rt->name);
+		rs->n_routes++; /* counted first: ruleset_free() frees what it got */
+		if (!rt->key || !rt->comment) {
 			r = -ENOMEM;
 			break;
 		}
-		rs->n_routes++;
 		/* the group of this head in refs: the shares of this route */
 		for (struct route_ref *g = bsearch(&heads[k], refs, n, sizeof(*refs),
 						   cmp_route_ref);
-		     g < refs + n && !strcmp(g->name, rt->name); g++)
+		     g < refs + n && !cmp_route_id(g, &heads[k]); g++)
 			rs->shares[g->share].route = k;
 	}
 out:
@@ -599,8 +645,8 @@ static int number_routes(struct lay_builder *b)
 	if (!q)
 		return r;
 	for (size_t i = 0; i < rs->n_routes; i++)
-		ids_req_init(&q[i], rs->routes[i].name,
-			     fnv1a(2166136261u, rs->routes[i].name) % LAYOUT_MAX_ROUTES + 1);
+		ids_req_init(&q[i], rs->routes[i].key,
+			     fnv1a(2166136261u, rs->routes[i].key) % LAYOUT_MAX_ROUTES + 1);
 	r = ids_assign(b->prev, IDS_ROUTES, q, rs->n_routes, LAYOUT_MAX_ROUTES);
 	if (r == -E2BIG)
 		nft_error_set(b->e, r, "more than %u routes in the plan", LAYOUT_MAX_ROUTES);
@@ -1001,8 +1047,10 @@ struct ruleset *ruleset_free(struct ruleset *rs)
 		free(rs->shares[i].ep_index);
 	}
 	free(rs->shares);
-	for (size_t i = 0; i < rs->n_routes; i++)
+	for (size_t i = 0; i < rs->n_routes; i++) {
+		free(rs->routes[i].key);
 		free(rs->routes[i].comment);
+	}
 	free(rs->routes);
 	for (int f = 0; f < 2; f++)
 		free(rs->endpoints[f]);

@@ -32,7 +32,8 @@
 #define LAYOUT_SHARE_SHIFT 12
 #define LAYOUT_INDEX_MASK 0xfffu
 #define LAYOUT_SHARE_MASK 0xfffff000u
-#define LAYOUT_REJECT 0xfffu             /* endpoint index meaning "TCP reset" */
+#define LAYOUT_REJECT 0xfffu             /* endpoint index meaning "reject": a TCP reset,
+					 * for UDP an ICMP port-unreachable */
 #define LAYOUT_MAX_SHARE_ENDPOINTS 4095u /* per share and family: indexes 0..0xffe */
 #define LAYOUT_MAX_SHARES 0xfffffu       /* share ids are 1..2^20-1 */
 #define LAYOUT_MAX_ROUTES 0xfffffu       /* route ids are 1..2^20-1 */
@@ -44,9 +45,10 @@ enum lay_kind { LAY_ANY4, LAY_ANY6, LAY_ADDR4, LAY_ADDR6, LAY__KINDS };
 struct lay_share {
 	uint32_t id;                    /* 1..LAYOUT_MAX_SHARES; mark = id << 12 | index */
 	uint64_t tag;                   /* in its counters' names: a hash of key (nft/ids.h) */
-	char *key;                      /* its identity: "ref\n<listener>\n<route>\n<rule>\n
+	char *key;                      /* its identity: "ref\n<listener>\n<route key>\n<rule>\n
 					 * <ref>\n<backend>", "listener\n<listener>" or
-					 * "conflict\n<kind>\n<addr or *>\n<port>" */
+					 * "conflict\n<kind>\n<addr or *>\n<port>" (UDP: then
+					 * "\nudp"); route key as in lay_route */
 	size_t listener;                /* index in the plan */
 	const struct plan_share *share; /* borrowed; NULL: the listener rejects as a whole, or
 					 * (listener = the first of them) a conflict */
@@ -61,12 +63,17 @@ struct lay_share {
 };
 
 /* A route that carries some listener's traffic: its counters sum its shares (of every
- * listener it carries). */
+ * listener it carries). A listener's protocol tells its routes' kind: a TCP listener is
+ * carried by a TCPRoute, a UDP one by a UDPRoute, so a TCPRoute and a UDPRoute of one
+ * namespace/name are two routes. */
 struct lay_route {
 	uint32_t id;                    /* 1..LAYOUT_MAX_ROUTES: stable (nft/ids.h) */
-	uint64_t tag;                   /* in its counters' names: a hash of name */
-	const char *name;               /* "ns/name", borrowed from the plan: its identity */
-	char *comment;                  /* "route ns/name" */
+	uint64_t tag;                   /* in its counters' names: a hash of key */
+	const char *name;               /* "ns/name", borrowed from the plan */
+	uint8_t protocol;               /* IPPROTO_TCP or IPPROTO_UDP: its listeners' */
+	char *key;                      /* its identity: "ns/name" for a TCPRoute (what it
+					 * always was), "udproute\nns/name" for a UDPRoute */
+	char *comment;                  /* "route ns/name" / "udproute ns/name" */
 	bool forwards;                  /* some share forwards: has conn and traffic counters */
 	bool rejects;                   /* some share resets: has a reject counter */
 };
@@ -80,9 +87,10 @@ struct lay_endpoint {
 };
 
 /* An element of listen_<kind> (-> goto pick_<kind>_<n_slots>) and, with it, n_slots
- * elements of slot_<kind> (key . slot -> mark). */
+ * elements of slot_<kind> (key . slot -> mark). The key is [address .] protocol . port. */
 struct lay_entry {
 	uint8_t addr[16];               /* LAY_ADDR*: the destination address */
+	uint8_t protocol;               /* IPPROTO_TCP or IPPROTO_UDP */
 	uint16_t port;                  /* host order */
 	size_t listener;                /* index in the plan */
 	size_t first_share, n_shares;   /* the listener's shares in ruleset.shares */
@@ -103,7 +111,7 @@ struct ruleset {
 	size_t n_routes;
 	struct lay_endpoint *endpoints[2]; /* [0] IPv4, [1] IPv6, sorted by mark */
 	size_t n_endpoints[2];
-	struct lay_entry *entries[LAY__KINDS]; /* sorted by (addr, port) */
+	struct lay_entry *entries[LAY__KINDS]; /* sorted by (addr, port, protocol) */
 	size_t n_entries[LAY__KINDS];
 	uint32_t *moduli[LAY__KINDS];   /* distinct n_slots, ascending: one pick chain each */
 	size_t n_moduli[LAY__KINDS];
@@ -118,9 +126,10 @@ struct lay_ids;
  * `table inet <table>`, numbering from prev (borrowed; NULL: a fresh assignment): every
  * share, route and endpoint prev holds that p still has keeps its id, tag and index, new
  * ones take ids no survivor holds (nft/ids.h). Pure and deterministic: the same plan and
- * prev give the same ruleset. Listeners claiming the same port (and address) conflict:
- * that key resets. Returns 0 and sets *ret, -ENOMEM, or -EINVAL / -E2BIG with e naming the
- * listener (too many endpoints or shares, a bad address family). */
+ * prev give the same ruleset. Listeners are TCP or UDP; listeners claiming the same
+ * protocol and port (and address) conflict: that key resets. Returns 0 and sets *ret,
+ * -ENOMEM, or -EINVAL / -E2BIG with e naming the listener (too many endpoints or shares, a
+ * bad address family or protocol). */
 int layout_build_from(const struct plan *p, const char *table, bool masquerade,
 		      const struct lay_ids *prev, struct ruleset **ret, struct nft_error *e);
 
@@ -142,6 +151,9 @@ int layout_apportion(const uint32_t *w, const uint32_t *n, size_t k, uint32_t ca
 
 /* "any4", "any6", "addr4", "addr6". */
 const char *lay_kind_name(enum lay_kind k);
+
+/* "tcp" or "udp", as nft names them (inet_proto); "?" for anything else. */
+const char *lay_proto_name(uint8_t protocol);
 
 /* The family of a kind: 4 or 6. */
 static inline int lay_kind_v6(enum lay_kind k) { return k == LAY_ANY6 || k == LAY_ADDR6; }

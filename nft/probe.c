@@ -38,8 +38,9 @@ static const struct feature f_numgen = { "nft_numgen and ct mark set",
 static const struct feature f_ct = { "nft_ct (ct mark)", "modprobe nft_ct (CONFIG_NFT_CT)" };
 static const struct feature f_objref = { "nft_objref (counter name ... map)",
 	"modprobe nft_objref (CONFIG_NFT_OBJREF)" };
-static const struct feature f_reject = { "nft_reject_inet (reject with tcp reset; in "
-	"prerouting since kernel 5.x)", "modprobe nft_reject_inet (CONFIG_NFT_REJECT_INET)" };
+static const struct feature f_reject = { "nft_reject_inet (reject with tcp reset, and "
+	"icmpx port-unreachable for UDP; in prerouting since kernel 5.x)",
+	"modprobe nft_reject_inet (CONFIG_NFT_REJECT_INET)" };
 static const struct feature f_nat = { "nft_nat (dnat to a map)",
 	"modprobe nft_nat (CONFIG_NFT_NAT)" };
 static const struct feature f_masq = { "nft_masq (masquerade)",
@@ -90,14 +91,15 @@ static const struct feature *msg_feature(const struct nft_batch *nb, const struc
 struct probe {
 	struct plan_endpoint ep[2];
 	struct plan_share sh[2];
-	struct plan_listener l;
+	struct plan_listener l[2];
 	struct plan p;
 	struct ruleset *rs;
 	struct nft_batch *nb;
 };
 
-/* One listener with an IPv4 and an IPv6 endpoint and a reject share: every set, chain and
- * rule template of the layout, in a scratch table that is never committed. */
+/* A TCP and a UDP listener, each with an IPv4 and an IPv6 endpoint and a reject share:
+ * every set, chain and rule template of the layout and elements of both protocols, in a
+ * scratch table that is never committed. */
 int probe_new(uint32_t seq_base, struct probe **ret, struct nft_error *e)
 {
 	struct apply_opts o = { .fail_at = -1, .abort = true };
@@ -114,10 +116,15 @@ int probe_new(uint32_t seq_base, struct probe **ret, struct nft_error *e)
 	p->sh[0] = (struct plan_share){ .weight = 1, .backend = "probe", .endpoints = p->ep,
 					.n_endpoints = 2 };
 	p->sh[1] = (struct plan_share){ .weight = 1, .reject = true, .backend = "probe" };
-	p->l = (struct plan_listener){ .key = "probe", .gateway = "probe", .listener = "probe",
-				       .protocol = IPPROTO_TCP, .port = 1, .action = PLAN_FORWARD,
-				       .route = "probe", .shares = p->sh, .n_shares = 2 };
-	p->p = (struct plan){ .v = &p->l, .n = 1 };
+	p->l[0] = (struct plan_listener){ .key = "probe", .gateway = "probe", .listener = "probe",
+					  .protocol = IPPROTO_TCP, .port = 1,
+					  .action = PLAN_FORWARD, .route = "probe",
+					  .shares = p->sh, .n_shares = 2 };
+	p->l[1] = p->l[0];
+	p->l[1].key = "probe-udp";
+	p->l[1].listener = "probe-udp";
+	p->l[1].protocol = IPPROTO_UDP;
+	p->p = (struct plan){ .v = p->l, .n = 2 };
 	r = layout_build(&p->p, table, true, &p->rs, e);
 	if (r >= 0)
 		r = batch_build_apply(p->rs, seq_base, &o, &p->nb, e);

@@ -49,7 +49,8 @@ static struct rule_def *rule_add(struct chain_def *c, enum rule_tmpl t, const ch
 }
 
 static const char *const slot_key_text[LAY__KINDS] = {
-	"tcp dport", "tcp dport", "ip daddr . tcp dport", "ip6 daddr . tcp dport",
+	"meta l4proto . th dport", "meta l4proto . th dport",
+	"ip daddr . meta l4proto . th dport", "ip6 daddr . meta l4proto . th dport",
 };
 
 static void pick_chain(struct chain_def *c, enum lay_kind k, uint32_t m)
@@ -66,24 +67,51 @@ static void pick_chain(struct chain_def *c, enum lay_kind k, uint32_t m)
 	d->v6 = v6;
 }
 
+/* How a flow of each protocol is turned away: a TCP reset, or for UDP an ICMP (ICMPv6)
+ * port-unreachable (inet's `reject` with no argument, icmpx, which nft prints back as
+ * `reject`). */
+static const char *reject_text(uint8_t protocol)
+{
+	return protocol == IPPROTO_UDP ? "reject" : "reject with tcp reset";
+}
+
 /* Each counting rule counts the share, then its route, both from the share part of the mark
  * (one more objref lookup on the same register value). A listener that rejects as a whole
  * has no route, so its mark misses route_reject: the miss ends the reject rule after the
- * share counter counted it, the dnat rule misses share_conn, and the chain's last rule
- * resets it. */
+ * share counter counted it, the dnat rule misses share_conn, and the chain's last rules
+ * turn it away. Every rule matches its protocol first (nft needs one before a dnat with a
+ * port, and each protocol is turned away its own way): one rule per protocol, TCP's then
+ * UDP's, since an anonymous set of protocols would be one more set per rule. */
 static void nat_chain(struct chain_def *c, bool v6)
 {
-	rule_add(c, R_NAT_REJECT, "meta l4proto tcp ct mark & 0x%08x == 0x%08x counter name ct "
-		 "mark & 0x%08x map @share_reject counter name ct mark & 0x%08x map @route_reject "
-		 "reject with tcp reset", LAYOUT_INDEX_MASK, LAYOUT_REJECT, LAYOUT_SHARE_MASK,
-		 LAYOUT_SHARE_MASK)->v6 = v6;
-	rule_add(c, R_NAT_DNAT, "meta l4proto tcp counter name ct mark & 0x%08x map @share_conn "
-		 "counter name ct mark & 0x%08x map @route_conn dnat %s to ct mark map @endpoint%d",
-		 LAYOUT_SHARE_MASK, LAYOUT_SHARE_MASK, v6 ? "ip6" : "ip", v6 ? 6 : 4)->v6 = v6;
-	/* Resets the marks without a route (above) and, should a mark have no endpoint
-	 * element, keeps the connection from reaching a local process on the listener's
-	 * port. */
-	rule_add(c, R_NAT_RESET, "meta l4proto tcp reject with tcp reset")->v6 = v6;
+	static const uint8_t protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+	struct rule_def *d;
+
+	for (int i = 0; i < 2; i++) {
+		d = rule_add(c, R_NAT_REJECT, "meta l4proto %s ct mark & 0x%08x == 0x%08x counter "
+			     "name ct mark & 0x%08x map @share_reject counter name ct mark & "
+			     "0x%08x map @route_reject %s", lay_proto_name(protos[i]),
+			     LAYOUT_INDEX_MASK, LAYOUT_REJECT, LAYOUT_SHARE_MASK, LAYOUT_SHARE_MASK,
+			     reject_text(protos[i]));
+		d->v6 = v6;
+		d->protocol = protos[i];
+	}
+	for (int i = 0; i < 2; i++) {
+		d = rule_add(c, R_NAT_DNAT, "meta l4proto %s counter name ct mark & 0x%08x map "
+			     "@share_conn counter name ct mark & 0x%08x map @route_conn dnat %s to "
+			     "ct mark map @endpoint%d", lay_proto_name(protos[i]), LAYOUT_SHARE_MASK,
+			     LAYOUT_SHARE_MASK, v6 ? "ip6" : "ip", v6 ? 6 : 4);
+		d->v6 = v6;
+		d->protocol = protos[i];
+	}
+	/* Turns away the marks without a route (above) and, should a mark have no endpoint
+	 * element, keeps the flow from reaching a local process on the listener's port. */
+	for (int i = 0; i < 2; i++) {
+		d = rule_add(c, R_NAT_RESET, "meta l4proto %s %s", lay_proto_name(protos[i]),
+			     reject_text(protos[i]));
+		d->v6 = v6;
+		d->protocol = protos[i];
+	}
 }
 
 /* Packets of other connections miss share_traffic and stop there: only ours pay for the
@@ -106,10 +134,13 @@ int chain_list_build(const struct ruleset *rs, struct chain_list *ret)
 	cl.v = calloc(cap, sizeof(*cl.v));
 	if (!cl.v)
 		return -ENOMEM;
+	/* One rule per protocol: `meta l4proto { tcp, udp }` would be an anonymous set. */
 	c = chain_add(&cl, cap, "prerouting", "nat", NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST);
-	rule_add(c, R_JUMP_LISTENERS, "meta l4proto tcp jump listeners");
+	rule_add(c, R_JUMP_LISTENERS, "meta l4proto tcp jump listeners")->protocol = IPPROTO_TCP;
+	rule_add(c, R_JUMP_LISTENERS, "meta l4proto udp jump listeners")->protocol = IPPROTO_UDP;
 	c = chain_add(&cl, cap, "output", "nat", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST);
-	rule_add(c, R_JUMP_LISTENERS, "meta l4proto tcp jump listeners");
+	rule_add(c, R_JUMP_LISTENERS, "meta l4proto tcp jump listeners")->protocol = IPPROTO_TCP;
+	rule_add(c, R_JUMP_LISTENERS, "meta l4proto udp jump listeners")->protocol = IPPROTO_UDP;
 	if (rs->masquerade) {
 		c = chain_add(&cl, cap, "postrouting", "nat", NF_INET_POST_ROUTING,
 			      NF_IP_PRI_NAT_SRC);
@@ -125,12 +156,12 @@ int chain_list_build(const struct ruleset *rs, struct chain_list *ret)
 	traffic_rule(c);
 	c = chain_add(&cl, cap, "listeners", NULL, 0, 0);
 	/* spec.addresses listeners first: a specific address wins over "every address". */
-	rule_add(c, R_LISTEN_ADDR4, "ip daddr . tcp dport vmap @listen_addr4");
-	rule_add(c, R_LISTEN_ADDR6, "ip6 daddr . tcp dport vmap @listen_addr6");
-	rule_add(c, R_LISTEN_ANY4, "ip daddr != 127.0.0.0/8 fib daddr type local tcp dport vmap "
-		 "@listen_any4");
-	rule_add(c, R_LISTEN_ANY6, "ip6 daddr != ::1 fib daddr type local tcp dport vmap "
-		 "@listen_any6");
+	rule_add(c, R_LISTEN_ADDR4, "ip daddr . meta l4proto . th dport vmap @listen_addr4");
+	rule_add(c, R_LISTEN_ADDR6, "ip6 daddr . meta l4proto . th dport vmap @listen_addr6");
+	rule_add(c, R_LISTEN_ANY4, "ip daddr != 127.0.0.0/8 fib daddr type local meta l4proto . "
+		 "th dport vmap @listen_any4");
+	rule_add(c, R_LISTEN_ANY6, "ip6 daddr != ::1 fib daddr type local meta l4proto . th "
+		 "dport vmap @listen_any6");
 	for (int k = 0; k < LAY__KINDS; k++)
 		for (size_t i = 0; i < rs->n_moduli[k]; i++) {
 			pick_chain_name((enum lay_kind)k, rs->moduli[k][i], name, sizeof(name));
@@ -311,21 +342,25 @@ static void verdict(struct ex *x, int code, const char *chain)
 	ex_add(x, e);
 }
 
-static void tcp_reset(struct ex *x)
+/* reject with tcp reset | reject (icmpx port-unreachable, for UDP) */
+static void reject(struct ex *x, uint8_t protocol)
 {
 	struct nftnl_expr *e = ex_new(x, "reject");
+	bool udp = protocol == IPPROTO_UDP;
 
 	if (!e)
 		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
-	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0); /* u8: see nftables-netlink.md §1 */
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, udp ? NFT_REJECT_ICMPX_UNREACH :
+							    NFT_REJECT_TCP_RST);
+	/* u8: see nftables-netlink.md §1 */
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, udp ? NFT_REJECT_ICMPX_PORT_UNREACH : 0);
 	ex_add(x, e);
 }
 
-static void l4proto_tcp(struct ex *x)
+static void l4proto_is(struct ex *x, uint8_t protocol)
 {
 	meta_load(x, NFT_META_L4PROTO, NFT_REG_1);
-	cmp_u8(x, IPPROTO_TCP);
+	cmp_u8(x, protocol);
 }
 
 static void nfproto(struct ex *x, bool v6)
@@ -386,24 +421,32 @@ static void numgen(struct ex *x, uint32_t modulus)
 	ex_add(x, e);
 }
 
+/* [ip daddr .] meta l4proto . th dport into the registers from reg 1 on (no protocol
+ * dependency: the key holds the protocol); returns the 4-byte unit after it. */
+static uint32_t listen_key(struct ex *x, enum lay_kind k)
+{
+	uint32_t u = 0;
+
+	if (lay_kind_addr(k)) {
+		daddr(x, lay_kind_v6(k), NFT_REG_1);
+		u = lay_kind_v6(k) ? 4 : 1;
+	}
+	meta_load(x, NFT_META_L4PROTO, reg_unit(u));
+	dport(x, reg_unit(u + 1));
+	return u + 2;
+}
+
 static void pick_slot(struct ex *x, enum lay_kind k, const uint32_t *ids)
 {
 	static const enum set_index slot_set[LAY__KINDS] = {
 		SET_SLOT_ANY4, SET_SLOT_ANY6, SET_SLOT_ADDR4, SET_SLOT_ADDR6,
 	};
-	uint32_t u = 0;
+	uint32_t u;
 
-	if (lay_kind_addr(k)) {
+	if (lay_kind_addr(k))
 		nfproto(x, lay_kind_v6(k));
-		l4proto_tcp(x);
-		daddr(x, lay_kind_v6(k), NFT_REG_1);
-		u = lay_kind_v6(k) ? 4 : 1;
-		dport(x, reg_unit(u));
-	} else {
-		l4proto_tcp(x);
-		dport(x, NFT_REG_1);
-	}
-	ct_load(x, NFT_CT_MARK, reg_unit(u + 1));
+	u = listen_key(x, k);
+	ct_load(x, NFT_CT_MARK, reg_unit(u));
 	lookup(x, slot_set[k], ids, NFT_REG_1);
 	ct_set_mark(x);
 }
@@ -411,25 +454,22 @@ static void pick_slot(struct ex *x, enum lay_kind k, const uint32_t *ids)
 static void listen_addr(struct ex *x, bool v6, const uint32_t *ids)
 {
 	nfproto(x, v6);
-	l4proto_tcp(x);
-	daddr(x, v6, NFT_REG_1);
-	dport(x, reg_unit(v6 ? 4 : 1));
+	listen_key(x, v6 ? LAY_ADDR6 : LAY_ADDR4);
 	lookup(x, v6 ? SET_LISTEN_ADDR6 : SET_LISTEN_ADDR4, ids, NFT_REG_VERDICT);
 }
 
 static void listen_any(struct ex *x, bool v6, const uint32_t *ids)
 {
 	local_not_loopback(x, v6);
-	l4proto_tcp(x);
-	dport(x, NFT_REG_1);
+	listen_key(x, v6 ? LAY_ANY6 : LAY_ANY4);
 	lookup(x, v6 ? SET_LISTEN_ANY6 : SET_LISTEN_ANY4, ids, NFT_REG_VERDICT);
 }
 
-static void nat_dnat(struct ex *x, bool v6, const uint32_t *ids)
+static void nat_dnat(struct ex *x, bool v6, uint8_t protocol, const uint32_t *ids)
 {
 	struct nftnl_expr *e;
 
-	l4proto_tcp(x);
+	l4proto_is(x, protocol);
 	count_share_route(x, SET_SHARE_CONN, SET_ROUTE_CONN, ids);
 	ct_load(x, NFT_CT_MARK, NFT_REG_1);
 	lookup(x, v6 ? SET_ENDPOINT6 : SET_ENDPOINT4, ids, NFT_REG_1);
@@ -451,7 +491,7 @@ int rule_build_exprs(struct nftnl_rule *r, const struct rule_def *d, const uint3
 
 	switch (d->tmpl) {
 	case R_JUMP_LISTENERS:
-		l4proto_tcp(&x);
+		l4proto_is(&x, d->protocol);
 		verdict(&x, NFT_JUMP, "listeners");
 		break;
 	case R_MASQUERADE:
@@ -473,17 +513,17 @@ int rule_build_exprs(struct nftnl_rule *r, const struct rule_def *d, const uint3
 	case R_PICK_SLOT: pick_slot(&x, d->kind, ids); break;
 	case R_PICK_GOTO: verdict(&x, NFT_GOTO, d->v6 ? "nat6" : "nat4"); break;
 	case R_NAT_REJECT:
-		l4proto_tcp(&x);
+		l4proto_is(&x, d->protocol);
 		ct_mark_masked(&x, LAYOUT_INDEX_MASK);
 		m = LAYOUT_REJECT;
 		cmp(&x, NFT_CMP_EQ, &m, 4);
 		count_share_route(&x, SET_SHARE_REJECT, SET_ROUTE_REJECT, ids);
-		tcp_reset(&x);
+		reject(&x, d->protocol);
 		break;
-	case R_NAT_DNAT: nat_dnat(&x, d->v6, ids); break;
+	case R_NAT_DNAT: nat_dnat(&x, d->v6, d->protocol, ids); break;
 	case R_NAT_RESET:
-		l4proto_tcp(&x);
-		tcp_reset(&x);
+		l4proto_is(&x, d->protocol);
+		reject(&x, d->protocol);
 		break;
 	}
 	return x.err;

@@ -29,6 +29,7 @@ struct rule_def {
 	enum lay_kind kind;     /* R_PICK_*: which listener map */
 	uint32_t modulus;       /* R_PICK_NUMGEN */
 	bool v6;                /* R_NAT_*, R_PICK_GOTO */
+	uint8_t protocol;       /* R_JUMP_LISTENERS, R_NAT_*: IPPROTO_TCP or IPPROTO_UDP */
 	char text[256];
 };
 
@@ -37,7 +38,7 @@ struct chain_def {
 	const char *type;       /* "nat" / "filter"; NULL for a regular chain */
 	uint32_t hook;          /* NF_INET_* */
 	int32_t prio;
-	struct rule_def rules[4];
+	struct rule_def rules[6];
 	size_t n_rules;
 };
 

@@ -11,34 +11,42 @@
 /* nft datatype ids (nftables include/datatype.h); a concatenation is (a << 6) | b. */
 #define T_IPV4 7u
 #define T_IPV6 8u
+#define T_PROTO 12u
 #define T_SERVICE 13u
 #define T_MARK 19u
 #define CAT2(a, b) (((a) << 6) | (b))
-#define CAT3(a, b, c) (((((a) << 6) | (b)) << 6) | (c))
+#define CAT3(a, b, c) ((CAT2(a, b) << 6) | (c))
+#define CAT4(a, b, c, d) ((CAT3(a, b, c) << 6) | (d))
 
 /* Byte orders as nft records them: concatenations are "invalid" (0), mark is host (1),
  * inet_service and addresses big endian (2). */
 const struct set_def set_defs[SET__COUNT] = {
-	[SET_LISTEN_ANY4] = { "listen_any4", "inet_service : verdict", false, NFT_SET_MAP,
-			      T_SERVICE, 2, NFT_DATA_VERDICT, 0, 0, 2, 0, false, false },
-	[SET_LISTEN_ANY6] = { "listen_any6", "inet_service : verdict", false, NFT_SET_MAP,
-			      T_SERVICE, 2, NFT_DATA_VERDICT, 0, 0, 2, 0, false, false },
-	[SET_LISTEN_ADDR4] = { "listen_addr4", "ipv4_addr . inet_service : verdict", false,
-			       NFT_SET_MAP, CAT2(T_IPV4, T_SERVICE), 8, NFT_DATA_VERDICT, 0, 0, 0,
-			       0, true, false },
-	[SET_LISTEN_ADDR6] = { "listen_addr6", "ipv6_addr . inet_service : verdict", false,
-			       NFT_SET_MAP, CAT2(T_IPV6, T_SERVICE), 20, NFT_DATA_VERDICT, 0, 0, 0,
-			       0, true, false },
-	[SET_SLOT_ANY4] = { "slot_any4", "inet_service . mark : mark", false, NFT_SET_MAP,
-			    CAT2(T_SERVICE, T_MARK), 8, T_MARK, 4, 0, 0, 1, true, false },
-	[SET_SLOT_ANY6] = { "slot_any6", "inet_service . mark : mark", false, NFT_SET_MAP,
-			    CAT2(T_SERVICE, T_MARK), 8, T_MARK, 4, 0, 0, 1, true, false },
-	[SET_SLOT_ADDR4] = { "slot_addr4", "ipv4_addr . inet_service . mark : mark", false,
-			     NFT_SET_MAP, CAT3(T_IPV4, T_SERVICE, T_MARK), 12, T_MARK, 4, 0, 0, 1,
-			     true, false },
-	[SET_SLOT_ADDR6] = { "slot_addr6", "ipv6_addr . inet_service . mark : mark", false,
-			     NFT_SET_MAP, CAT3(T_IPV6, T_SERVICE, T_MARK), 24, T_MARK, 4, 0, 0, 1,
-			     true, false },
+	/* keyed by the layer-4 protocol too, as `meta l4proto . th dport` loads it: a TCP
+	 * and a UDP listener on one port are two keys, one lookup per new flow either way */
+	[SET_LISTEN_ANY4] = { "listen_any4", "inet_proto . inet_service : verdict", false,
+			      NFT_SET_MAP, CAT2(T_PROTO, T_SERVICE), 8, NFT_DATA_VERDICT, 0, 0, 0,
+			      0, true, false },
+	[SET_LISTEN_ANY6] = { "listen_any6", "inet_proto . inet_service : verdict", false,
+			      NFT_SET_MAP, CAT2(T_PROTO, T_SERVICE), 8, NFT_DATA_VERDICT, 0, 0, 0,
+			      0, true, false },
+	[SET_LISTEN_ADDR4] = { "listen_addr4", "ipv4_addr . inet_proto . inet_service : verdict",
+			       false, NFT_SET_MAP, CAT3(T_IPV4, T_PROTO, T_SERVICE), 12,
+			       NFT_DATA_VERDICT, 0, 0, 0, 0, true, false },
+	[SET_LISTEN_ADDR6] = { "listen_addr6", "ipv6_addr . inet_proto . inet_service : verdict",
+			       false, NFT_SET_MAP, CAT3(T_IPV6, T_PROTO, T_SERVICE), 24,
+			       NFT_DATA_VERDICT, 0, 0, 0, 0, true, false },
+	[SET_SLOT_ANY4] = { "slot_any4", "inet_proto . inet_service . mark : mark", false,
+			    NFT_SET_MAP, CAT3(T_PROTO, T_SERVICE, T_MARK), 12, T_MARK, 4, 0, 0, 1,
+			    true, false },
+	[SET_SLOT_ANY6] = { "slot_any6", "inet_proto . inet_service . mark : mark", false,
+			    NFT_SET_MAP, CAT3(T_PROTO, T_SERVICE, T_MARK), 12, T_MARK, 4, 0, 0, 1,
+			    true, false },
+	[SET_SLOT_ADDR4] = { "slot_addr4", "ipv4_addr . inet_proto . inet_service . mark : mark",
+			     false, NFT_SET_MAP, CAT4(T_IPV4, T_PROTO, T_SERVICE, T_MARK), 16,
+			     T_MARK, 4, 0, 0, 1, true, false },
+	[SET_SLOT_ADDR6] = { "slot_addr6", "ipv6_addr . inet_proto . inet_service . mark : mark",
+			     false, NFT_SET_MAP, CAT4(T_IPV6, T_PROTO, T_SERVICE, T_MARK), 28,
+			     T_MARK, 4, 0, 0, 1, true, false },
 	[SET_ENDPOINT4] = { "endpoint4", "mark : ipv4_addr . inet_service", false, NFT_SET_MAP,
 			    T_MARK, 4, CAT2(T_IPV4, T_SERVICE), 8, 0, 1, 0, false, true },
 	[SET_ENDPOINT6] = { "endpoint6", "mark : ipv6_addr . inet_service", false, NFT_SET_MAP,
@@ -125,6 +133,11 @@ static void put_u32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4); /* host order: marks, numgen slots (what the kernel compares with) */
 }
 
+static int addr_text(char *buf, size_t len, bool v6, const uint8_t *addr)
+{
+	return inet_ntop(v6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len) ? 0 : -1;
+}
+
 static void put_port(uint8_t *p, uint16_t port)
 {
 	uint16_t be = htons(port);
@@ -133,9 +146,24 @@ static void put_port(uint8_t *p, uint16_t port)
 	memcpy(p, &be, 2);
 }
 
-static int addr_text(char *buf, size_t len, bool v6, const uint8_t *addr)
+/* [address .] protocol . port, as `[ip daddr .] meta l4proto . th dport` loads it (the
+ * protocol one byte, padded to 4); returns the length, writes its text to buf. */
+static uint32_t put_listen_key(uint8_t *p, const struct lay_entry *en, enum lay_kind k,
+			       char *buf, size_t len)
 {
-	return inet_ntop(v6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len) ? 0 : -1;
+	bool v6 = lay_kind_v6(k);
+	uint32_t alen = lay_kind_addr(k) ? (v6 ? 16 : 4) : 0;
+	char a[INET6_ADDRSTRLEN] = "";
+
+	memcpy(p, en->addr, alen);
+	memset(p + alen, 0, 4);
+	p[alen] = en->protocol;
+	put_port(p + alen + 4, en->port);
+	if (alen)
+		addr_text(a, sizeof(a), v6, en->addr);
+	snprintf(buf, len, "%s%s%s . %u", a, alen ? " . " : "", lay_proto_name(en->protocol),
+		 en->port);
+	return alen + 8;
 }
 
 static void add_comment(struct set_elem *el, const char *comment)
@@ -149,9 +177,7 @@ static void add_comment(struct set_elem *el, const char *comment)
 
 static int listen_elems(const struct ruleset *rs, enum lay_kind k, set_elem_cb cb, void *data)
 {
-	bool v6 = lay_kind_v6(k), addr = lay_kind_addr(k);
-	size_t alen = v6 ? 16 : 4;
-	char chain[64], a[INET6_ADDRSTRLEN];
+	char chain[64];
 
 	for (size_t i = 0; i < rs->n_entries[k]; i++) {
 		const struct lay_entry *en = &rs->entries[k][i];
@@ -160,19 +186,7 @@ static int listen_elems(const struct ruleset *rs, enum lay_kind k, set_elem_cb c
 		int r;
 
 		pick_chain_name(k, en->n_slots, chain, sizeof(chain));
-		if (addr) {
-			memcpy(el.key, en->addr, alen);
-			put_port(el.key + alen, en->port);
-			el.key_len = (uint32_t)alen + 4;
-			addr_text(a, sizeof(a), v6, en->addr);
-			snprintf(el.text, sizeof(el.text), "%s . %u", a, en->port);
-		} else {
-			uint16_t be = htons(en->port);
-
-			memcpy(el.key, &be, 2);
-			el.key_len = 2;
-			snprintf(el.text, sizeof(el.text), "%u", en->port);
-		}
+		el.key_len = put_listen_key(el.key, en, k, el.text, sizeof(el.text));
 		el.chain = chain;
 		add_comment(&el, en->comment);
 		n = strlen(el.text);
@@ -195,29 +209,24 @@ static const struct lay_share *share_of_mark(const struct ruleset *rs,
 
 static int slot_elems(const struct ruleset *rs, enum lay_kind k, set_elem_cb cb, void *data)
 {
-	bool v6 = lay_kind_v6(k), addr = lay_kind_addr(k);
-	size_t alen = addr ? (v6 ? 16 : 4) : 0;
-	char a[INET6_ADDRSTRLEN] = "", reason[96];
+	char reason[96];
 
 	for (size_t i = 0; i < rs->n_entries[k]; i++) {
 		const struct lay_entry *en = &rs->entries[k][i];
 
-		if (addr)
-			addr_text(a, sizeof(a), v6, en->addr);
 		for (uint32_t s = 0; s < en->n_slots; s++) {
 			struct set_elem el = { .listener = en->listener };
 			size_t n;
 			int r;
 
-			memcpy(el.key, en->addr, alen);
-			put_port(el.key + alen, en->port);
-			put_u32(el.key + alen + 4, s);
-			el.key_len = (uint32_t)alen + 8;
+			el.key_len = put_listen_key(el.key, en, k, el.text, sizeof(el.text));
+			put_u32(el.key + el.key_len, s);
+			el.key_len += 4;
 			put_u32(el.data, en->marks[s]);
 			el.data_len = 4;
 			el.share = share_of_mark(rs, en, en->marks[s]);
-			snprintf(el.text, sizeof(el.text), "%s%s%u . 0x%08x", a, addr ? " . " : "",
-				 en->port, s);
+			n = strlen(el.text);
+			snprintf(el.text + n, sizeof(el.text) - n, " . 0x%08x", s);
 			/* why a backendRef's slots reset lives here, not on its counters, so
 			 * that it can change by element updates (a whole listener's reason is
 			 * on its listen element) */

@@ -225,6 +225,31 @@ def test_one_endpoint_change_is_a_few_messages(sandbox, inputs):
     assert d.stop() == 0
 
 
+def test_table_of_the_previous_layout_is_replaced_with_its_counters(sandbox, inputs):
+    """A table the nftgate before UDP listeners wrote (listener maps keyed by port alone):
+    the daemon's first reconcile replaces it in full (its set definitions differ) and the
+    counters that persist keep their values, carried by name."""
+    add_pods(sandbox)
+    script = sandbox.nftgate("apply", "--dry-run", "-f", inputs).stdout
+    old = nft_listing.pre_udp_layout(script)
+    assert "type inet_service : verdict" in old
+    old, n = re.subn(r'(\tcounter (s[0-9a-f_]+_conn) \{\n\t\tcomment "[^"]*"\n)',
+                     r"\1\t\tpackets 7 bytes 700\n", old)
+    assert n > 0
+    sandbox.exec(sandbox.node, ["nft", "-f", "-"], input=old)
+    d = start(sandbox, inputs)
+    e = d.reconcile()
+    assert e["replaced"], e
+    doc = json.loads(sandbox.nft("-j", "list", "counters", "table", "inet", "nftgate").stdout)
+    carried = {o["counter"]["name"]: (o["counter"]["packets"], o["counter"]["bytes"])
+               for o in doc["nftables"] if "counter" in o}
+    assert sum(v == (7, 700) for v in carried.values()) == n, carried
+    assert "inet_proto . inet_service : verdict" in sandbox.nft("list", "table", "inet",
+                                                                 "nftgate").stdout
+    wait_pods(sandbox, 8080, {"foo-1", "foo-2"})
+    assert d.stop() == 0
+
+
 def test_other_tables_commits_do_not_refuse_the_next_batch(sandbox, inputs):
     """Another program commits its own tables (as kube-proxy does): the notifications say
     our table was left alone, so the next reconcile is fenced with the new generation and

@@ -3,7 +3,9 @@
 its own network namespace (created with `ip netns add`, deleted afterwards even on failure).
 
 What it checks: the dry-run script and `apply` give the same `nft list table` for several
-plans; the bytecode is nft's own; `nft list ruleset` / `nft -j list ruleset` keep working;
+plans; the bytecode is nft's own, also for every golden plan (tests/golden, UDP listeners
+included) and its set types; a table of the layout before UDP listeners is replaced with
+its counters; `nft list ruleset` / `nft -j list ruleset` keep working;
 rollback walks back through history to "no table", exactly, and starts with the feature
 probe; a damaged snapshot is refused without touching the kernel; foreign tables are never
 touched; a refused transaction and an input error change nothing; the state directory's
@@ -27,9 +29,12 @@ from pathlib import Path
 
 import pytest
 
+import nft_listing
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 MANIFESTS = HERE / "manifests"
+GOLDEN = REPO / "tests" / "golden"
 EXAMPLE = REPO / "examples" / "basic-tcp"
 BIN = Path(os.environ.get("NFTGATE_BIN", REPO / "build" / "nftgate"))
 # built beside it by `make e2e` / `make e2e-asan` (make BUILD=... faults)
@@ -70,7 +75,18 @@ PLANS = {
     "no-route": ["-f", str(MANIFESTS / "common"), "-f", str(MANIFESTS / "no-route")],
     "masquerade-never": ["-f", str(EXAMPLE), "--masquerade=never"],
     "renamed-table": ["-f", str(EXAMPLE), "--table", "edge-gw"],
+    "tcp-udp": ["-f", str(MANIFESTS / "common"), "-f", str(MANIFESTS / "udp-kernel")],
 }
+# Plans with UDP listeners: skipped while this build's model does not read UDPRoute (the
+# dry run then has no UDP element). TODO(lead): once UDPRoute is merged, drop this skip so
+# that a model that loses UDP listeners fails here.
+UDP_PLANS = {"tcp-udp": "udp . 8080 "}
+
+
+def skip_unless_udp_read(plan, script):
+    if plan in UDP_PLANS and UDP_PLANS[plan] not in script:
+        pytest.skip("this build does not read UDPRoute yet (model/): no UDP listener in "
+                    "the dry run of %s" % plan)
 
 
 def _why_not_runnable():
@@ -181,6 +197,7 @@ def listings_still_work(ns):
 def test_dry_run_lists_like_apply(ns, plan):
     args, table = PLANS[plan], table_of(PLANS[plan])
     script = dry_run(args)
+    skip_unless_udp_read(plan, script)
     assert script.startswith("table inet %s\ndelete table inet %s\ntable inet %s {\n" %
                              (table, table, table))
     ns.nft("-f", "-", input=script)
@@ -210,16 +227,62 @@ def rule_blocks(text, table):
     return ["\n".join(b) for b in blocks if len(b) > 1]
 
 
-@pytest.mark.parametrize("plan", ["example", "addresses", "reject-shares"])
+@pytest.mark.parametrize("plan", ["example", "addresses", "reject-shares", "tcp-udp"])
 def test_bytecode_is_nfts_own(ns, plan):
     args = PLANS[plan]
-    p = ns.nft("--debug=netlink", "-f", "-", input=dry_run(args))
+    script = dry_run(args)
+    skip_unless_udp_read(plan, script)
+    p = ns.nft("--debug=netlink", "-f", "-", input=script)
     theirs = rule_blocks(p.stdout, "nftgate")
     ours = ns.nftgate("apply", *args, "--debug=netlink")
     assert ours.returncode == 0, ours.stderr
     mine = rule_blocks(ours.stderr, "nftgate")
     assert len(mine) >= 20
     assert mine == theirs
+
+
+def set_types(listing):
+    """Each set's name and `type ...` line, in order, from a listing or a script."""
+    return re.findall(r"^\t(?:map|set) (\S+) \{\n\t\ttype ([^\n]+)$", listing, re.M)
+
+
+# The golden plans hold shapes no YAML input gives yet (UDP listeners before UDPRoute is
+# read, a TCP and a UDP listener on one port): their text goes to nft as it is.
+@pytest.mark.parametrize("golden", sorted(p.stem for p in GOLDEN.glob("*.nft")))
+def test_golden_bytecode_and_set_types_are_nfts_own(ns, golden):
+    script = (GOLDEN / (golden + ".nft")).read_text()
+    table = re.match(r"table inet (\S+)\n", script).group(1)
+    p = ns.nft("--debug=netlink", "-f", "-", input=script)
+    theirs = rule_blocks(p.stdout, table)
+    mine = rule_blocks((GOLDEN / (golden + ".netlink")).read_text(), table)
+    assert len(mine) >= 20
+    assert mine == theirs
+    listed = ns.table(table)
+    assert len(set_types(script)) == 17
+    assert set_types(listed) == set_types(script)
+    listings_still_work(ns)
+
+
+def test_table_of_the_previous_layout_is_replaced_with_its_counters(ns):
+    """A table the nftgate before UDP listeners wrote (listener maps keyed by port alone):
+    apply replaces it in full, whatever the set definitions were, and the counters that
+    persist keep their values, carried by name."""
+    old = nft_listing.pre_udp_layout(dry_run(PLANS["example"]))
+    assert "type inet_service : verdict" in old
+    ns.nft("-f", "-", input=old)
+    count_some_connections(ns)
+    before = counters(ns)
+    assert sorted(v for k, v in before.items() if k.endswith("_conn")) == [0, 0, 5, 5]
+    p = ns.nftgate("apply", *PLANS["example"])
+    assert p.returncode == 0, p.stderr
+    assert counters(ns) == before
+    got = ns.table()
+    ns.nft("delete", "table", "inet", "nftgate")
+    ns.nft("-f", "-", input=dry_run(PLANS["example"]))
+    fresh = ns.table()
+    strip = re.compile(r"packets \d+ bytes \d+")
+    assert strip.sub("", got) == strip.sub("", fresh)
+    assert "type inet_proto . inet_service : verdict" in got
 
 
 def endpoint_marks(text):

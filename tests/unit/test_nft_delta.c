@@ -71,6 +71,8 @@ static void agree_weights(void **state) { producers_agree(&plan_weights, true); 
 static void agree_addresses(void **state) { producers_agree(&plan_addresses, true); }
 static void agree_rejects(void **state) { producers_agree(&plan_rejects, true); }
 static void agree_never(void **state) { producers_agree(&plan_basic, false); }
+static void agree_udp(void **state) { producers_agree(&plan_udp, true); }
+static void agree_tcp_udp(void **state) { producers_agree(&plan_tcp_udp, true); }
 
 static void equal_tables_give_no_transaction(void **state)
 {
@@ -169,6 +171,48 @@ static void replaced_pod_changes_its_endpoint_only(void **state)
 	delta_stats_format(&d->st, line, sizeof(line));
 	assert_string_equal(line, "endpoint4 +0 -0 ~1");
 	assert_int_equal(d->nb->n, 4); /* BEGIN, its delete, its add, END */
+	delta_free(d);
+	catalog_free(have);
+	catalog_free(want);
+	lay_ids_free(ids);
+	ruleset_free(rs0);
+	ruleset_free(rs1);
+}
+
+/* A third IPv4 pod for the UDP listener that shares its port with a TCP one: the UDP
+ * listener's elements change (S 2 -> 3: a new pick chain), the TCP one's stay; the same
+ * message count as TCP's (docs/layout.md "Incremental updates"). */
+static void udp_endpoint_added_is_a_few_messages(void **state)
+{
+	static struct plan_endpoint more[] = {
+		V4(10, 2, 1, 1, 9000), V4(10, 2, 1, 2, 9000), V4(10, 2, 1, 3, 9000),
+	};
+	struct plan_share sh = mixed_udp_shares[0];
+	struct plan_listener ls[3] = { mixed_listeners[0], mixed_listeners[1],
+				       mixed_listeners[2] };
+	struct plan after = { ls, 3 };
+	struct ruleset *rs0 = build(&plan_tcp_udp, true), *rs1 = NULL;
+	struct catalog *have = NULL, *want = NULL;
+	struct lay_ids *ids = NULL;
+	struct nft_error e = { 0 };
+	struct delta *d = NULL;
+	char line[256];
+
+	sh.endpoints = more;
+	sh.n_endpoints = 3;
+	ls[1].shares = &sh;
+	assert_int_equal(lay_ids_from_ruleset(rs0, &ids), 0);
+	assert_int_equal(layout_build_from(&after, "nftgate", true, ids, &rs1, &e), 0);
+	assert_int_equal(catalog_from_ruleset(rs0, &have), 0);
+	assert_int_equal(catalog_from_ruleset(rs1, &want), 0);
+	assert_int_equal(delta_build(have, want, rs1, 100, NULL, &d, &e), 0);
+	assert_non_null(d->nb);
+	delta_stats_format(&d->st, line, sizeof(line));
+	assert_string_equal(line, "listen_any4 +0 -0 ~1, slot_any4 +1 -0 ~0, endpoint4 +1 -0 ~0, "
+			    "chains +1 -0");
+	/* BEGIN, the chain and its 3 rules, the listener element's delete and add, 1 slot
+	 * add, 1 endpoint add, END */
+	assert_int_equal(d->nb->n, 10);
 	delta_free(d);
 	catalog_free(have);
 	catalog_free(want);
@@ -312,9 +356,12 @@ int main(void)
 		cmocka_unit_test(agree_addresses),
 		cmocka_unit_test(agree_rejects),
 		cmocka_unit_test(agree_never),
+		cmocka_unit_test(agree_udp),
+		cmocka_unit_test(agree_tcp_udp),
 		cmocka_unit_test(equal_tables_give_no_transaction),
 		cmocka_unit_test(one_endpoint_removed_is_a_few_messages),
 		cmocka_unit_test(replaced_pod_changes_its_endpoint_only),
+		cmocka_unit_test(udp_endpoint_added_is_a_few_messages),
 		cmocka_unit_test(masquerade_change_needs_replace),
 		cmocka_unit_test(absent_table_needs_replace),
 		cmocka_unit_test(stale_pick_chains_are_collected_later),

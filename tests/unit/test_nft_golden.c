@@ -107,6 +107,11 @@ static void golden_addresses(void **state)
 	check_plan("addresses", &plan_addresses, true, "nftgate");
 }
 static void golden_rejects(void **state) { check_plan("rejects", &plan_rejects, true, "nftgate"); }
+static void golden_udp(void **state) { check_plan("udp", &plan_udp, true, "nftgate"); }
+static void golden_tcp_udp(void **state)
+{
+	check_plan("tcp-udp", &plan_tcp_udp, true, "nftgate");
+}
 static void golden_never(void **state)
 {
 	check_plan("masquerade-never", &plan_basic, false, "gw2");
@@ -120,6 +125,8 @@ int main(void)
 		cmocka_unit_test(golden_addresses),
 		cmocka_unit_test(golden_rejects),
 		cmocka_unit_test(golden_never),
+		cmocka_unit_test(golden_udp),
+		cmocka_unit_test(golden_tcp_udp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -830,6 +830,113 @@ static void endpoint_removed_from_the_middle(void **state)
 /* The kernel table alone gives back the assignment: a snapshot of l1's batch (what the
  * dump after the apply, or the committed record, holds) reads as lay_ids_from_ruleset(l1),
  * and the next layout built from either is the same, byte for byte. */
+static int first_elem(const struct set_elem *el, void *data)
+{
+	*(struct set_elem *)data = *el;
+	return 1;
+}
+
+/* UDP listeners: their own map keys (protocol . port), slots like TCP's, a UDP conflict
+ * share named by its protocol. */
+static void udp_listeners_and_slots(void **state)
+{
+	struct plan_listener two[2] = { udp_listeners[0], udp_listeners[0] };
+	struct plan p = { two, 2 };
+	struct ruleset *rs = build(&plan_udp, true);
+	const struct lay_entry *en;
+	struct set_elem first;
+	size_t n = 0;
+
+	assert_int_equal(rs->n_entries[LAY_ANY4], 1);
+	assert_int_equal(rs->n_entries[LAY_ANY6], 1);
+	assert_int_equal(rs->n_entries[LAY_ADDR4], 1);
+	assert_int_equal(rs->n_entries[LAY_ADDR6], 0);
+	en = &rs->entries[LAY_ANY4][0];
+	assert_int_equal(en->protocol, IPPROTO_UDP);
+	assert_int_equal(en->n_slots, 2); /* two IPv4 pods */
+	assert_int_equal(rs->entries[LAY_ANY6][0].n_slots, 1);
+	assert_int_equal(rs->entries[LAY_ADDR4][0].protocol, IPPROTO_UDP);
+	assert_int_equal(set_count(rs, SET_SLOT_ANY4), 2);
+	assert_int_equal(set_count(rs, SET_SLOT_ADDR4), 1);
+	assert_int_equal(set_count(rs, SET_ENDPOINT4), 3);
+	assert_int_equal(set_count(rs, SET_ENDPOINT6), 1);
+	/* the key is protocol (one byte, padded to 4) . port (padded to 4) . slot */
+	set_foreach(rs, SET_SLOT_ANY4, first_elem, &first);
+	assert_int_equal(first.key_len, 12);
+	assert_int_equal(first.key[0], IPPROTO_UDP);
+	assert_int_equal(first.key[1] | first.key[2] | first.key[3], 0);
+	assert_int_equal(first.key[4] << 8 | first.key[5], 53);
+	assert_int_equal(strncmp(first.text, "udp . 53 . 0x00000000 : 0x", 26), 0);
+	for (size_t i = 0; i < rs->n_shares; i++)
+		n += !strncmp(rs->shares[i].comment, "udproute ns/", 12);
+	assert_int_equal(n, 2);
+	ruleset_free(rs);
+	/* two forwarding UDP listeners on one port conflict; the key names UDP */
+	two[1].key = "ns/udp-gw/dns2";
+	two[1].listener = "dns2";
+	rs = build(&p, true);
+	assert_int_equal(rs->n_entries[LAY_ANY4], 1);
+	en = &rs->entries[LAY_ANY4][0];
+	assert_true(en->conflict);
+	assert_int_equal(en->marks[0] & LAYOUT_INDEX_MASK, LAYOUT_REJECT);
+	assert_string_equal(rs->shares[en->first_share].key, "conflict\nany4\n*\n53\nudp");
+	assert_string_equal(rs->shares[en->first_share].comment,
+			    "UDP port 53 on any IPv4 address: conflict rejects");
+	ruleset_free(rs);
+}
+
+/* A TCP and a UDP listener on one port are two keys, not a conflict; a TCPRoute and a
+ * UDPRoute of one name are two routes with their own ids, tags and counters, also as read
+ * back from the kernel; a TCP route's key is its name, as before UDP. */
+static void tcp_and_udp_on_one_port(void **state)
+{
+	struct ruleset *rs = build(&plan_tcp_udp, true), *again;
+	const struct lay_route *rt[2] = { NULL, NULL };
+	struct lay_ids *from_kernel;
+	char na[32], nb[32], *t1 = NULL, *t2 = NULL;
+	size_t len;
+
+	assert_int_equal(rs->n_entries[LAY_ANY4], 3);
+	for (size_t i = 0; i < rs->n_entries[LAY_ANY4]; i++)
+		assert_false(rs->entries[LAY_ANY4][i].conflict);
+	assert_int_equal(rs->entries[LAY_ANY4][0].protocol, IPPROTO_TCP);
+	assert_int_equal(rs->entries[LAY_ANY4][1].protocol, IPPROTO_UDP);
+	assert_int_equal(rs->entries[LAY_ANY4][0].port, rs->entries[LAY_ANY4][1].port);
+	assert_int_equal(rs->n_routes, 2);
+	for (size_t i = 0; i < rs->n_routes; i++)
+		rt[rs->routes[i].protocol == IPPROTO_UDP] = &rs->routes[i];
+	assert_non_null(rt[0]);
+	assert_non_null(rt[1]);
+	assert_string_equal(rt[0]->name, "ns/app");
+	assert_string_equal(rt[1]->name, "ns/app");
+	assert_string_equal(rt[0]->key, "ns/app");
+	assert_string_equal(rt[1]->key, "udproute\nns/app");
+	assert_string_equal(rt[0]->comment, "route ns/app");
+	assert_string_equal(rt[1]->comment, "udproute ns/app");
+	assert_int_not_equal(rt[0]->id, rt[1]->id);
+	assert_true(rt[0]->tag != rt[1]->tag);
+	assert_int_equal(rt[0]->id, start_id("ns/app")); /* TCP: numbered as it always was */
+	route_counter_name(rt[0], 0, na, sizeof(na));
+	route_counter_name(rt[1], 0, nb, sizeof(nb));
+	assert_string_not_equal(na, nb);
+	/* the UDP share's key holds the UDPRoute's identity */
+	for (size_t i = 0; i < rs->n_shares; i++)
+		if (rs->shares[i].share && rs->plan->v[rs->shares[i].listener].protocol ==
+					   IPPROTO_UDP)
+			assert_non_null(strstr(rs->shares[i].key, "\nudproute\nns/app\n"));
+	/* read back from the kernel alone, the next layout keeps both routes apart */
+	from_kernel = kernel_ids_of(rs);
+	again = build_from(&plan_tcp_udp, from_kernel);
+	assert_int_equal(render_text(rs, &t1, &len), 0);
+	assert_int_equal(render_text(again, &t2, &len), 0);
+	assert_string_equal(t1, t2);
+	free(t1);
+	free(t2);
+	lay_ids_free(from_kernel);
+	ruleset_free(again);
+	ruleset_free(rs);
+}
+
 static void ids_from_snapshot_equal_ids_from_ruleset(void **state)
 {
 	struct plan_listener v[8], w[8];
@@ -1267,6 +1374,8 @@ int main(void)
 		cmocka_unit_test(route_id_collisions_probe_deterministically),
 		cmocka_unit_test(route_counters_only_for_carrying_routes),
 		cmocka_unit_test(same_port_conflict_resets),
+		cmocka_unit_test(udp_listeners_and_slots),
+		cmocka_unit_test(tcp_and_udp_on_one_port),
 		cmocka_unit_test(too_many_endpoints_refused),
 		cmocka_unit_test(masquerade_never_has_no_masq_elements),
 		cmocka_unit_test(table_name_must_be_nft_syntax),

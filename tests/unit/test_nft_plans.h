@@ -94,6 +94,56 @@ static struct plan_listener rej_listeners[] = {
 };
 static const struct plan plan_rejects = { rej_listeners, 3 };
 
+/* UDP: dns:53 on every address -> ns/dns (2 IPv4 pods, 1 IPv6), syslog:514 on one IPv4
+ * address -> ns/syslog (1 pod). */
+static struct plan_endpoint udp_dns_eps[] = {
+	V4(10, 1, 0, 1, 5353), V4(10, 1, 0, 2, 5353), V6(0x53, 5353),
+};
+static struct plan_endpoint udp_syslog_eps[] = { V4(10, 1, 1, 1, 5514) };
+static struct plan_share udp_dns_shares[] = {
+	{ .weight = 1, .backend = "Service ns/dns:53", .endpoints = udp_dns_eps, .n_endpoints = 3 },
+};
+static struct plan_share udp_syslog_shares[] = {
+	{ .weight = 1, .backend = "Service ns/syslog:514", .endpoints = udp_syslog_eps,
+	  .n_endpoints = 1 },
+};
+static struct plan_addr udp_syslog_addrs[] = { { .family = AF_INET, .addr = { 192, 0, 2, 10 } } };
+static struct plan_listener udp_listeners[] = {
+	{ .key = "ns/udp-gw/dns", .gateway = "ns/udp-gw", .listener = "dns",
+	  .protocol = IPPROTO_UDP, .port = 53, .action = PLAN_FORWARD, .route = "ns/dns",
+	  .shares = udp_dns_shares, .n_shares = 1 },
+	{ .key = "ns/udp-gw/syslog", .gateway = "ns/udp-gw", .listener = "syslog",
+	  .protocol = IPPROTO_UDP, .port = 514, .addrs = udp_syslog_addrs, .n_addrs = 1,
+	  .action = PLAN_FORWARD, .route = "ns/syslog", .shares = udp_syslog_shares,
+	  .n_shares = 1 },
+};
+static const struct plan plan_udp = { udp_listeners, 2 };
+
+/* A TCP and a UDP listener on port 5000, carried by a TCPRoute and a UDPRoute that are both
+ * named ns/app (two routes), plus a UDP listener no route carries. */
+static struct plan_endpoint mixed_tcp_eps[] = { V4(10, 2, 0, 1, 8000), V6(0x80, 8000) };
+static struct plan_endpoint mixed_udp_eps[] = { V4(10, 2, 1, 1, 9000), V4(10, 2, 1, 2, 9000) };
+static struct plan_share mixed_tcp_shares[] = {
+	{ .weight = 1, .backend = "Service ns/app-tcp:5000", .endpoints = mixed_tcp_eps,
+	  .n_endpoints = 2 },
+};
+static struct plan_share mixed_udp_shares[] = {
+	{ .weight = 1, .backend = "Service ns/app-udp:5000", .endpoints = mixed_udp_eps,
+	  .n_endpoints = 2 },
+};
+static struct plan_listener mixed_listeners[] = {
+	{ .key = "ns/gw/app-tcp", .gateway = "ns/gw", .listener = "app-tcp",
+	  .protocol = IPPROTO_TCP, .port = 5000, .action = PLAN_FORWARD, .route = "ns/app",
+	  .shares = mixed_tcp_shares, .n_shares = 1 },
+	{ .key = "ns/gw/app-udp", .gateway = "ns/gw", .listener = "app-udp",
+	  .protocol = IPPROTO_UDP, .port = 5000, .action = PLAN_FORWARD, .route = "ns/app",
+	  .shares = mixed_udp_shares, .n_shares = 1 },
+	{ .key = "ns/gw/udp-noroute", .gateway = "ns/gw", .listener = "udp-noroute",
+	  .protocol = IPPROTO_UDP, .port = 5001, .action = PLAN_REJECT,
+	  .reject_reason = "NoRoute" },
+};
+static const struct plan plan_tcp_udp = { mixed_listeners, 3 };
+
 /* n distinct IPv4 endpoints 10.0.x.y:1, for share-size limits; the caller frees them. */
 static inline struct plan_endpoint *many_v4_endpoints(size_t n)
 {

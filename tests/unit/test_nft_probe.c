@@ -5,6 +5,7 @@
  * what to load; no refusal of the marker, or EPERM, are reported as such.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,19 +79,30 @@ static void probe_covers_the_layout(void **state)
 	struct nft_error e = { 0 };
 	struct probe *p = NULL;
 	const struct nft_batch *nb;
-	bool seen[R_NAT_RESET + 1] = { false };
+	bool seen[R_NAT_RESET + 1] = { false }, udp[R_NAT_RESET + 1] = { false };
+	size_t udp_listeners = 0;
 
 	assert_int_equal(probe_new(BASE, &p, &e), 0);
 	nb = probe_batch(p);
 	for (size_t i = 0; i < nb->n; i++) {
 		const struct batch_msg *m = &nb->msgs[i];
 		const struct chain_list *cl = nb->chains;
+		const struct rule_def *d;
 
-		if (m->what == W_RULE)
-			seen[cl->v[m->index].rules[m->index2].tmpl] = true;
+		if (m->what != W_RULE)
+			continue;
+		d = &cl->v[m->index].rules[m->index2];
+		seen[d->tmpl] = true;
+		udp[d->tmpl] |= d->protocol == IPPROTO_UDP;
 	}
 	for (int t = 0; t <= R_NAT_RESET; t++)
 		assert_true(seen[t]);
+	/* the UDP path too: its jump, its reject (icmpx) and its dnat rules, a UDP listener */
+	assert_true(udp[R_JUMP_LISTENERS] && udp[R_NAT_REJECT] && udp[R_NAT_DNAT] &&
+		    udp[R_NAT_RESET]);
+	for (size_t i = 0; i < nb->rs->n_entries[LAY_ANY4]; i++)
+		udp_listeners += nb->rs->entries[LAY_ANY4][i].protocol == IPPROTO_UDP;
+	assert_int_equal(udp_listeners, 1);
 	/* the abort marker comes last, just before END */
 	assert_int_equal(nb->msgs[nb->n - 2].what, W_ABORT);
 	assert_int_equal(nb->msgs[nb->n - 1].what, W_END);
