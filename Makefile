@@ -18,7 +18,7 @@ FUZZ_RUNS ?= 40000
 FUZZ_SEED ?= 20261202
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS := libnftnl libmnl yaml-0.1 json-c libmicrohttpd libsystemd
+PKGS := libnftnl libmnl libnetfilter_conntrack yaml-0.1 json-c libmicrohttpd libsystemd
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -112,12 +112,13 @@ clang:
 
 # libFuzzer over every reader of bytes nftgate did not write: the manifests and resolve()
 # (manifest), snapshot files (snapshot), the committed record (record), the kernel's netlink
-# replies (netlink), nftables notifications (events). Each runs FUZZ_RUNS inputs from its
+# replies (netlink), nftables notifications (events), conntrack dump replies (conntrack).
+# Each runs FUZZ_RUNS inputs from its
 # seeds in tests/fuzz/corpus-<name>/ (at most FUZZ_SECONDS), keeping what it finds in
 # $(BUILD)/fuzz/corpus-<name>/. The seed of the mutations is fixed (FUZZ_SEED), so that
 # `make test` runs the same inputs on every machine; a longer hunt: make fuzz FUZZ_SEED=0
 # FUZZ_RUNS=-1 FUZZ_SECONDS=600.
-FUZZ_TARGETS := manifest snapshot record netlink events msgcheck
+FUZZ_TARGETS := manifest snapshot record netlink events msgcheck conntrack
 FUZZ_CFLAGS = -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -I. \
 	$(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 $(BUILD)/fuzz/obj/%.o: %.c

@@ -19,6 +19,7 @@
 #include "agent/kernel_session.h"
 #include "agent/seams.h"
 #include "nft/build.h"
+#include "nft/catalog.h"
 #include "nft/ids.h"
 #include "nft/layout.h"
 #include "nft/netlink.h"
@@ -285,6 +286,7 @@ static void finish_commit(const struct kernel_session *ks, const struct cli *c,
 {
 	struct nft_error e = { 0 };
 	struct snapshot *s = NULL;
+	struct catalog *before = kernel_session_catalog(a->snap), *after = NULL;
 	char hist[STATEDIR_NAME_MAX];
 	uint32_t gen = nl_gen_after_commit(a->genid);
 
@@ -307,6 +309,12 @@ static void finish_commit(const struct kernel_session *ks, const struct cli *c,
 	       "in %.1f ms\n", c->table, rs->plan->n, rs->n_shares, rs->n_plan_endpoints, a->nb->n,
 	       a->nb->bytes, a->commit_ms, gen, hist,
 	       a->from_record ? "from the committed record" : "by dump", a->snap_ms);
+	/* UDP flows have no teardown: those to endpoints this apply removed go now */
+	if (before && catalog_from_ruleset(rs, &after) < 0)
+		after = NULL;
+	kernel_session_forget_flows(ks, before, after);
+	catalog_free(before);
+	catalog_free(after);
 }
 
 static int apply_kernel(const struct cli *c, const struct ruleset *rs)

@@ -18,6 +18,7 @@
 #include "agent/kernel_session.h"
 #include "agent/seams.h"
 #include "nft/build.h"
+#include "nft/catalog.h"
 #include "nft/netlink.h"
 #include "nft/snapshot.h"
 #include "nft/statedir.h"
@@ -195,6 +196,33 @@ static int settle_unknown(const struct kernel_session *ks, const struct cli *c,
 	return EXIT_UNKNOWN;
 }
 
+/* What the table holds before the restore, for the cleanup of UDP flows after it: from the
+ * committed record when the generation proves it current (only counters are read), else a
+ * dump. NULL (no cleanup, the restore goes on) when it cannot be read. */
+static struct catalog *catalog_before(const struct kernel_session *ks, const struct cli *c)
+{
+	struct nft_error e = { 0 };
+	struct snapshot *rec = kernel_session_load_record(ks->dirfd, ks->has_ns ? &ks->ns : NULL,
+							  c->table), *now = NULL;
+	struct catalog *cat;
+	uint32_t genid;
+	int r = -ESTALE;
+
+	if (rec)
+		r = snapshot_take_from_record(ks->nl, rec, &now, &genid, &e);
+	snapshot_free(rec);
+	if (r == -ESTALE)
+		r = snapshot_take(ks->nl, c->table, &now, &genid, &e);
+	if (r < 0) {
+		cli_error("warning: reading table inet %s before the rollback failed (%s): UDP "
+			  "flows to backends it removes are not deleted", c->table, e.msg);
+		return NULL;
+	}
+	cat = kernel_session_catalog(now);
+	snapshot_free(now);
+	return cat;
+}
+
 /* Restored: the snapshot is used up (only now: a refused restore keeps it for the next
  * attempt). */
 static void finish_restore(const struct kernel_session *ks, const struct cli *c,
@@ -220,6 +248,7 @@ int cmd_rollback(const struct cli *c)
 	struct snapshot *s = NULL;
 	struct kernel_session ks = { .dirfd = -1 };
 	struct restore o = { 0 };
+	struct catalog *before = NULL, *after = NULL;
 	int r;
 
 	/* The probe first, as apply does: a snapshot replays the same layout. Then the
@@ -229,6 +258,8 @@ int cmd_rollback(const struct cli *c)
 		r = history_settle_pending(&ks, c->state_dir, c->table, &e);
 	if (r >= 0)
 		r = load_newest(&ks, c, name, &s, &e);
+	if (r >= 0)
+		before = catalog_before(&ks, c);
 	if (r >= 0)
 		r = restore(&ks, c, s, &o, &e);
 	if (r < 0 && o.unknown) {
@@ -244,8 +275,13 @@ int cmd_rollback(const struct cli *c)
 		kernel_session_record(&ks, s, nl_gen_after_commit(o.genid));
 	}
 	finish_restore(&ks, c, s, name);
+	/* UDP flows have no teardown: those to endpoints the restore removed go now */
+	after = before ? kernel_session_catalog(s) : NULL;
+	kernel_session_forget_flows(&ks, before, after);
 	r = EXIT_OK;
 out:
+	catalog_free(before);
+	catalog_free(after);
 	snapshot_free(s);
 	kernel_session_close(&ks);
 	return r;

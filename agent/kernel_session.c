@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "agent/kernel_session.h"
+#include "nft/conntrack.h"
 #include "nft/probe.h"
 #include "nft/statedir.h"
 
@@ -86,6 +87,40 @@ void kernel_session_record(const struct kernel_session *ks, const struct snapsho
 	if (r < 0)
 		cli_error("note: the committed record was not saved (%s); the next apply will "
 			  "dump the table", e.msg[0] ? e.msg : strerror(-r));
+}
+
+struct catalog *kernel_session_catalog(const struct snapshot *snap)
+{
+	struct catalog *c = NULL;
+
+	if (!snap || catalog_from_snapshot(snap, &c, NULL) < 0)
+		return NULL;
+	return c;
+}
+
+void kernel_session_forget_flows(const struct kernel_session *ks, const struct catalog *before,
+				 const struct catalog *after)
+{
+	struct nft_error e = { 0 };
+	struct ct_mark *marks = NULL;
+	struct ct_result res = { 0 };
+	size_t n = 0;
+	int r;
+
+	if (!before || !after)
+		return;
+	r = ct_stale_marks(before, after, &marks, &n);
+	if (r < 0)
+		nft_error_set(&e, r, "listing the removed endpoints: out of memory");
+	else if (n)
+		r = ct_forget_udp(ks->nl, marks, n, &res, &e);
+	free(marks);
+	if (r < 0)
+		cli_error("warning: committed, but the UDP flows to removed backends were not all "
+			  "deleted (they last until they time out): %s", e.msg);
+	if (res.deleted)
+		printf("conntrack: %zu UDP flow%s to removed backends deleted\n", res.deleted,
+		       res.deleted == 1 ? "" : "s");
 }
 
 struct snapshot *kernel_session_load_record(int dirfd, const struct nl_netns_id *ns,

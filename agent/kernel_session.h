@@ -2,7 +2,8 @@
 /*
  * What apply and rollback both need before touching the kernel: a netlink socket, a kernel
  * that has every feature the layout uses, the state directory, and which network namespace
- * the socket talks to; and what both do after a commit: write the committed record. Apply
+ * the socket talks to; and what both do after a commit: write the committed record, delete
+ * the UDP flows of the endpoints it removed. Apply
  * and `nftgate run` read that record back the same way (kernel_session_load_record).
  */
 #ifndef NFTGATE_AGENT_KERNEL_SESSION_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "agent/cli.h"
+#include "nft/catalog.h"
 #include "nft/error.h"
 #include "nft/netlink.h"
 #include "nft/snapshot.h"
@@ -46,6 +48,18 @@ int kernel_session_save_record(int dirfd, const struct nl_netns_id *ns,
  * note on stderr. Nothing is written when the namespace cannot be named. */
 void kernel_session_record(const struct kernel_session *ks, const struct snapshot *content,
 			   uint32_t genid);
+
+/* The catalog of the table snap holds, for kernel_session_forget_flows(): NULL when it is
+ * not a table nftgate can read element by element (its marks are not ours to judge) or
+ * memory ran out (the cleanup is then skipped, which only lets flows time out). */
+struct catalog *kernel_session_catalog(const struct snapshot *snap);
+
+/* After a commit that took the table from before to after (either may be NULL: nothing to
+ * do): deletes the UDP conntrack entries of the endpoints it removed or re-addressed
+ * (nft/conntrack.h) and prints "conntrack: N UDP flows to removed backends deleted" when
+ * it deleted any. Best effort: a failure is a warning on stderr, never the commit's. */
+void kernel_session_forget_flows(const struct kernel_session *ks, const struct catalog *before,
+				 const struct catalog *after);
 
 /* The counterpart of kernel_session_record: the committed record of table in the state
  * directory dirfd, when it was written for that table in the network namespace and boot ns

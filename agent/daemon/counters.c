@@ -5,9 +5,11 @@
  * A share's counters are one backendRef's: connections (the nat chain counts a
  * connection's first packet), resets, and packets/bytes of both directions. A route's
  * counters sum its shares over every listener it carries; its gateway and listener labels
- * name them when there is one, and are "" when the route carries several.
+ * name them when there is one, and are "" when the route carries several. The protocol
+ * label ("TCP", "UDP": the listener's) keeps a TCPRoute and a UDPRoute of one name apart.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/object.h>
 #include <linux/netfilter.h>
@@ -19,7 +21,7 @@
 #include "agent/daemon/counters.h"
 #include "nft/sets.h"
 
-#define LABELS 6 /* namespace, route, gateway, listener, backend, NULL */
+#define LABELS 7 /* protocol, namespace, route, gateway, listener, backend, NULL */
 
 struct value {
 	char name[64];
@@ -151,12 +153,20 @@ static void split(struct fill *x, const char *s, const char **ns, const char **n
 	*name = keep(x, strdup(slash ? slash + 1 : s ? s : ""));
 }
 
-/* The gateway and listener of a route: the one listener its shares serve, else "". */
-static void route_where(struct fill *x, size_t route, const char **gw, const char **ls)
+static const char *proto_name(uint8_t protocol)
+{
+	return protocol == IPPROTO_UDP ? "UDP" : protocol == IPPROTO_TCP ? "TCP" : "";
+}
+
+/* The protocol, gateway and listener of a route: the one listener its shares serve, else
+ * "" (the protocol: the one all its listeners have, else ""). */
+static void route_where(struct fill *x, size_t route, const char **proto, const char **gw,
+			const char **ls)
 {
 	const struct plan_listener *one = NULL;
+	bool several = false, mixed = false;
 
-	*gw = *ls = "";
+	*proto = *gw = *ls = "";
 	for (size_t i = 0; i < x->rs->n_shares; i++) {
 		const struct plan_listener *l;
 
@@ -164,10 +174,16 @@ static void route_where(struct fill *x, size_t route, const char **gw, const cha
 			continue;
 		l = &x->rs->plan->v[x->rs->shares[i].listener];
 		if (one && one != l && strcmp(one->key, l->key))
-			return;
-		one = l;
+			several = true;
+		mixed |= one && one->protocol != l->protocol;
+		if (!one)
+			one = l;
 	}
-	if (one) {
+	if (!one)
+		return;
+	if (!mixed)
+		*proto = proto_name(one->protocol);
+	if (!several) {
 		*gw = one->gateway;
 		*ls = one->listener;
 	}
@@ -188,20 +204,21 @@ static int sample_cb(const struct counter_obj *c, void *data)
 	if (route) {
 		const struct lay_route *rt = &x->rs->routes[c->index];
 
-		split(x, rt->name, &labels[0], &labels[1]);
-		route_where(x, c->index, &labels[2], &labels[3]);
+		split(x, rt->name, &labels[1], &labels[2]);
+		route_where(x, c->index, &labels[0], &labels[3], &labels[4]);
 	} else {
 		const struct lay_share *sh = &x->rs->shares[c->index];
 		const struct plan_listener *l = &x->rs->plan->v[sh->listener];
 		const char *b = sh->share && sh->share->backend ? sh->share->backend : "";
 		const char *sp = strchr(b, ' ');
 
-		split(x, l->route ? l->route : "", &labels[0], &labels[1]);
-		labels[2] = l->gateway;
-		labels[3] = l->listener;
-		labels[4] = sp ? sp + 1 : b; /* "Service ns/name:port" -> "ns/name:port" */
+		labels[0] = proto_name(l->protocol);
+		split(x, l->route ? l->route : "", &labels[1], &labels[2]);
+		labels[3] = l->gateway;
+		labels[4] = l->listener;
+		labels[5] = sp ? sp + 1 : b; /* "Service ns/name:port" -> "ns/name:port" */
 	}
-	for (int i = 0; i < (route ? 4 : 5); i++)
+	for (int i = 0; i < (route ? 5 : 6); i++)
 		if (!labels[i])
 			return -ENOMEM;
 	if (kind == 2) { /* traffic: packets and bytes */

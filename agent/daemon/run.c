@@ -192,6 +192,25 @@ static void check_unheard(struct daemon *d, const struct sync_result *res)
 		loop_timer_arm(d->repair, 10 * LOOP_NSEC_PER_MSEC);
 }
 
+/* The commit's cleanup of UDP flows to endpoints it removed (nft/conntrack.h): logged and
+ * counted, a failure only warned about (the flows then live until they time out). */
+static void report_flows(struct daemon *d, const struct sync_result *res)
+{
+	if (res->ct.deleted)
+		metric_add(d->dm.conntrack_flows_deleted, NULL, (double)res->ct.deleted);
+	if (res->ct_err) {
+		metric_add(d->dm.conntrack_cleanup_failures, NULL, 1);
+		log_warn(d->log, "deleting the UDP flows of removed endpoints failed; they last "
+			 "until they time out", LOG_STR("error", res->ct_msg),
+			 LOG_UINT("deleted", res->ct.deleted));
+	} else if (res->ct.deleted || res->ct.gone) {
+		log_info(d->log, "conntrack: UDP flows to removed endpoints deleted",
+			 LOG_UINT("deleted", res->ct.deleted), LOG_UINT("gone", res->ct.gone),
+			 LOG_UINT("marks", res->stale_marks), LOG_UINT("dumps", res->ct.dumps),
+			 LOG_UINT("entries_read", res->ct.parts));
+	}
+}
+
 static void after_commit(struct daemon *d, const char *what, const struct sync_result *res)
 {
 	metric_observe(d->dm.reconcile_seconds, NULL, res->ms / 1e3);
@@ -201,6 +220,7 @@ static void after_commit(struct daemon *d, const char *what, const struct sync_r
 		 LOG_DOUBLE("ms", res->ms), LOG_UINT("attempts", res->attempts),
 		 LOG_BOOL("replaced", res->replaced),
 		 LOG_STR("changes", res->summary));
+	report_flows(d, res);
 	if (d->sync->gc_pending && !loop_timer_armed(d->gc))
 		loop_timer_arm(d->gc, GC_DELAY_NS);
 	check_unheard(d, res);

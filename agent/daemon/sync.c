@@ -238,6 +238,31 @@ static int replace(struct sync *s, const struct ruleset *rs, struct sync_result 
 	return r;
 }
 
+/* After a commit from before to after: deletes the UDP flows still pointing at endpoints
+ * that left (nft/conntrack.h). Never fails the commit: what it did and what failed is in
+ * res, for the caller to log and count. */
+static void forget_flows(struct sync *s, const struct catalog *before,
+			 const struct catalog *after, struct sync_result *res)
+{
+	struct nft_error e = { 0 };
+	struct ct_mark *marks = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!before || !after)
+		return;
+	r = ct_stale_marks(before, after, &marks, &n);
+	if (r < 0)
+		nft_error_set(&e, r, "listing the removed endpoints: out of memory");
+	res->stale_marks = n;
+	if (r >= 0 && n)
+		r = ct_forget_udp(s->nl, marks, n, &res->ct, &e);
+	free(marks);
+	res->ct_err = r < 0 ? r : 0;
+	if (r < 0)
+		snprintf(res->ct_msg, sizeof(res->ct_msg), "%.255s", e.msg);
+}
+
 /* want into the kernel, from what s->cat says it holds; retried when the generation moved. */
 static int converge(struct sync *s, const struct ruleset *rs, const struct catalog *want,
 		    struct sync_result *res, struct nft_error *e)
@@ -306,6 +331,7 @@ int sync_apply(struct sync *s, struct plan *p, struct sync_result *res, struct n
 		goto out;
 	}
 	/* committed: the new plan, its layout and catalog are what the kernel holds */
+	forget_flows(s, s->cat, want, res);
 	catalog_free(s->cat);
 	s->cat = want;
 	want = NULL;
@@ -383,6 +409,7 @@ int sync_repair(struct sync *s, struct sync_result *res, struct nft_error *e)
 		r = nft_error_set(e, -ENOMEM, "out of memory");
 	}
 	if (r == 0) {
+		forget_flows(s, s->cat, want, res);
 		catalog_free(s->cat);
 		s->cat = want;
 		want = NULL;

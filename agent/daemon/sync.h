@@ -18,6 +18,7 @@
 
 #include "model/plan.h"
 #include "nft/catalog.h"
+#include "nft/conntrack.h"
 #include "nft/error.h"
 #include "nft/ids.h"
 #include "nft/layout.h"
@@ -34,6 +35,12 @@ struct sync_result {
 	unsigned attempts;       /* transactions built: more than 1 when the generation moved
 				  * under one (ERESTART) and the table was read again */
 	char summary[512];       /* the changes, for the log */
+	/* after the commit: the UDP conntrack entries of endpoints it removed or moved,
+	 * deleted (nft/conntrack.h); a failure there leaves the commit standing */
+	size_t stale_marks;      /* marks whose entries were looked for */
+	struct ct_result ct;
+	int ct_err;              /* 0, or the cleanup's -errno, ct_msg saying what failed */
+	char ct_msg[256];
 };
 
 struct seams;

@@ -5,7 +5,8 @@
 
 #include "agent/obs/daemon_metrics.h"
 
-#define ROUTE_LABELS "namespace", "route", "gateway", "listener"
+/* protocol first: a TCPRoute and a UDPRoute of one name are different series */
+#define ROUTE_LABELS "protocol", "namespace", "route", "gateway", "listener"
 
 static const char *const route_labels[] = { ROUTE_LABELS, NULL };
 static const char *const backend_labels[] = { ROUTE_LABELS, "backend", NULL };
@@ -71,6 +72,13 @@ static const struct family_def defs[] = {
 	  "transaction, its outcome was unknown, or the plan could not be laid out); each is "
 	  "retried with backoff.",
 	  METRIC_COUNTER, NULL, NULL, 0, F(reconcile_failures) },
+	{ "nftgate_conntrack_flows_deleted_total", "UDP conntrack entries deleted after a commit "
+	  "removed or moved their endpoint (they would go on reaching it until they time out).",
+	  METRIC_COUNTER, NULL, NULL, 0, F(conntrack_flows_deleted) },
+	{ "nftgate_conntrack_cleanup_failures_total", "Commits after which deleting the UDP "
+	  "conntrack entries of removed endpoints failed (the commit stands; the entries time "
+	  "out).",
+	  METRIC_COUNTER, NULL, NULL, 0, F(conntrack_cleanup_failures) },
 	{ "nftgate_build_info", "Always 1; the version label says which nftgate runs.",
 	  METRIC_GAUGE, version_labels, NULL, 0, F(build_info) },
 };

@@ -5,7 +5,7 @@
  *
  * Per-route and per-backend families mirror the kernel's counter objects: fill them each
  * scrape with metric_family_replace() (one sample per counter object read). Label values:
- * namespace/route of the TCPRoute, gateway = "<namespace>/<name>" of the parent Gateway,
+ * protocol = "TCP" or "UDP" (the listener's), namespace/route of the route, gateway = "<namespace>/<name>" of the parent Gateway,
  * listener = the section name, backend = "<namespace>/<service>:<port>" of the backendRef.
  */
 #ifndef NFTGATE_AGENT_OBS_DAEMON_METRICS_H
@@ -14,12 +14,12 @@
 #include "agent/obs/metrics.h"
 
 struct daemon_metrics {
-	/* labels: namespace, route, gateway, listener */
+	/* labels: protocol, namespace, route, gateway, listener */
 	struct metric_family *route_connections;
 	struct metric_family *route_rejects;
 	struct metric_family *route_packets;
 	struct metric_family *route_bytes;
-	/* labels: namespace, route, gateway, listener, backend */
+	/* labels: protocol, namespace, route, gateway, listener, backend */
 	struct metric_family *backend_connections;
 	struct metric_family *backend_rejects;
 	struct metric_family *backend_packets;
@@ -31,6 +31,8 @@ struct daemon_metrics {
 	struct metric_family *input_errors;       /* gauge, label file */
 	struct metric_family *drift_repairs;      /* counter */
 	struct metric_family *reconcile_failures; /* counter */
+	struct metric_family *conntrack_flows_deleted;    /* counter */
+	struct metric_family *conntrack_cleanup_failures; /* counter */
 	struct metric_family *build_info;         /* gauge 1, label version */
 };
 

@@ -705,10 +705,11 @@ def test_metrics_report_what_the_kernel_counted(sandbox, inputs):
     assert t.answered == 25, t
     code, text = http_get(sandbox, "/metrics")
     assert code == 200, text
-    backend = dict(namespace="default", route="tcp-app-1", gateway="default/my-tcp-gateway",
-                   listener="foo", backend="default/my-foo-service:6000")
+    backend = dict(protocol="TCP", namespace="default", route="tcp-app-1",
+                   gateway="default/my-tcp-gateway", listener="foo",
+                   backend="default/my-foo-service:6000")
     assert metric(text, "nftgate_backend_connections_total", **backend) == 25, text
-    route = {k: backend[k] for k in ("namespace", "route", "gateway", "listener")}
+    route = {k: backend[k] for k in ("protocol", "namespace", "route", "gateway", "listener")}
     assert metric(text, "nftgate_route_connections_total", **route) == 25, text
     assert metric(text, "nftgate_backend_packets_total", **backend) >= 25 * 2
     assert metric(text, "nftgate_objects", kind="TCPRoute") == 2

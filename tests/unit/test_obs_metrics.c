@@ -330,6 +330,10 @@ static void daemon_families(void **state)
 		"# TYPE nftgate_backend_packets_total counter",
 		"# TYPE nftgate_backend_rejects_total counter",
 		"# TYPE nftgate_build_info gauge",
+		"# TYPE nftgate_conntrack_cleanup_failures_total counter",
+		"nftgate_conntrack_cleanup_failures_total 0",
+		"# TYPE nftgate_conntrack_flows_deleted_total counter",
+		"nftgate_conntrack_flows_deleted_total 0",
 		"nftgate_build_info{version=\"1.2-test\"} 1",
 		"# TYPE nftgate_drift_repairs_total counter",
 		"nftgate_drift_repairs_total 0",
@@ -350,16 +354,18 @@ static void daemon_families(void **state)
 	struct daemon_metrics dm = { 0 }, again;
 	struct metrics *m = metrics_new();
 	const struct metric_sample routes[] = {
-		{ L("default", "tcp-app-1", "default/my-tcp-gateway", "foo"), 12 },
+		{ L("TCP", "default", "tcp-app-1", "default/my-tcp-gateway", "foo"), 12 },
+		{ L("UDP", "default", "tcp-app-1", "default/my-tcp-gateway", "foo"), 3 },
 	};
 	const struct metric_sample backends[] = {
-		{ L("default", "tcp-app-1", "default/my-tcp-gateway", "foo", "default/my-foo-service:6000"), 12 },
+		{ L("TCP", "default", "tcp-app-1", "default/my-tcp-gateway", "foo",
+		    "default/my-foo-service:6000"), 12 },
 	};
 	char *text, *p;
 	size_t n_types = 0;
 
 	assert_int_equal(daemon_metrics_register(m, "1.2-test", &dm), 0);
-	assert_int_equal(metric_family_replace(dm.route_connections, routes, 1), 0);
+	assert_int_equal(metric_family_replace(dm.route_connections, routes, 2), 0);
 	assert_int_equal(metric_family_replace(dm.backend_connections, backends, 1), 0);
 	assert_int_equal(metric_observe(dm.reconcile_messages, NULL, 0), 0);
 	assert_int_equal(metric_set(dm.objects, L("TCPRoute"), 2), 0);
@@ -373,10 +379,14 @@ static void daemon_families(void **state)
 	}
 	for (p = text; (p = strstr(p, "# TYPE ")); p++)
 		n_types++;
-	assert_int_equal(n_types, 16);
-	assert_non_null(strstr(text, "nftgate_route_connections_total{namespace=\"default\","
-				     "route=\"tcp-app-1\",gateway=\"default/my-tcp-gateway\","
-				     "listener=\"foo\"} 12\n"));
+	assert_int_equal(n_types, 18);
+	/* one route name, two protocols: two series */
+	assert_non_null(strstr(text, "nftgate_route_connections_total{protocol=\"TCP\","
+				     "namespace=\"default\",route=\"tcp-app-1\","
+				     "gateway=\"default/my-tcp-gateway\",listener=\"foo\"} 12\n"));
+	assert_non_null(strstr(text, "nftgate_route_connections_total{protocol=\"UDP\","
+				     "namespace=\"default\",route=\"tcp-app-1\","
+				     "gateway=\"default/my-tcp-gateway\",listener=\"foo\"} 3\n"));
 	assert_non_null(strstr(text, ",listener=\"foo\",backend=\"default/my-foo-service:6000\"} 12\n"));
 	assert_non_null(strstr(text, "nftgate_reconcile_netlink_messages_bucket{le=\"0\"} 1\n"));
 	free(text);
