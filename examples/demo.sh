@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# nftgate in two minutes: a throwaway network of namespaces (a client, a node, three pods),
-# the basic-tcp example applied on the node, real connections landing on the pods, the
-# nftables table it made, the Gateway API status, and a rollback.
+# nftgate in two minutes: a throwaway network of namespaces (a client, a node, five pods),
+# the basic-tcp and basic-udp examples applied on the node, real connections and datagrams
+# landing on the pods (TCP and UDP on the same port 8080, to different pods), the nftables
+# table it made, the Gateway API status, and a rollback.
 #
 #   usage: examples/demo.sh [path/to/nftgate]      (as root; `make demo` runs it)
 #
@@ -15,7 +16,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 example=$repo/examples/basic-tcp
+example_udp=$repo/examples/basic-udp
 echo_server=$repo/tests/e2e/echo_server.py
+udp_server=$repo/tests/e2e/udp_server.py
 nftgate=$(realpath "${1:-$repo/build/nftgate}")
 python=/usr/bin/python3
 [ -x "$python" ] || python=$(command -v python3)
@@ -28,10 +31,12 @@ done
 
 # The topology (addresses exist only inside the namespaces):
 #   client 198.51.100.2, fd00:c::2  --  node 198.51.100.1, fd00:c::1  --  pods
-# The pods are the ones examples/basic-tcp/services.yaml's EndpointSlices name.
-pods=(  "foo-1 10.244.1.10 fd00:244:1::10 7000"
-	"foo-2 10.244.1.11 fd00:244:1::11 7000"
-	"bar-1 10.244.2.10 fd00:244:2::10 7001" )
+# The pods are the ones the examples' EndpointSlices name (basic-tcp: TCP, basic-udp: UDP).
+pods=(  "foo-1 10.244.1.10 fd00:244:1::10 7000 tcp"
+	"foo-2 10.244.1.11 fd00:244:1::11 7000 tcp"
+	"bar-1 10.244.2.10 fd00:244:2::10 7001 tcp"
+	"baz-1 10.244.3.10 fd00:244:3::10 7002 udp"
+	"baz-2 10.244.3.11 fd00:244:3::11 7002 udp" )
 node_v4=198.51.100.1 node_v6=fd00:c::1
 
 prefix=ngt-demo-$$-
@@ -73,6 +78,24 @@ except OSError as e:
 PY
 }
 
+# One datagram from namespace $1 to $2 port $3; prints the pod's answer or what happened.
+datagram() {
+	in_ns "$1" "$python" - "$2" "$3" <<'PY'
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+try:
+    s.connect((host, port))
+    s.send(b"hello")
+    print(s.recv(512).decode().strip())
+except ConnectionRefusedError:
+    print("ICMP port unreachable")
+except OSError as e:
+    print("failed: %s" % e)
+PY
+}
+
 say "Building the sandbox: client, node and pod namespaces"
 addns "$client"
 addns "$node"
@@ -94,7 +117,7 @@ ip -n "$client" -batch - <<-EOF
 EOF
 i=0
 for p in "${pods[@]}"; do
-	read -r name v4 v6 port <<<"$p"
+	read -r name v4 v6 port proto <<<"$p"
 	ns=$prefix$name
 	addns "$ns"
 	ip -n "$node" -batch - <<-EOF
@@ -116,18 +139,25 @@ for p in "${pods[@]}"; do
 		route add default via fd00:244::1 dev eth0
 	EOF
 	# Not through in_ns: $! must be the server itself (ip netns exec execs it), not a subshell.
-	ip netns exec "$ns" "$python" "$echo_server" --name "$name" --port "$port" >/dev/null &
+	server=$echo_server
+	[ "$proto" = udp ] && server=$udp_server
+	ip netns exec "$ns" "$python" "$server" --name "$name" --port "$port" >/dev/null &
 	pids+=("$!")
-	printf '  pod %-6s %-12s %-15s listening on %s\n' "$name" "$v4" "$v6" "$port"
+	printf '  pod %-6s %-12s %-15s listening on %s/%s\n' "$name" "$v4" "$v6" "$port" "$proto"
 	i=$((i + 1))
 done
 printf '  node   %s, %s    client 198.51.100.2, fd00:c::2\n' "$node_v4" "$node_v6"
 
-# Ready when each pod accepts a connection from the node (bounded: 10 s).
+# Ready when each pod accepts a connection or answers a datagram from the node (bounded: 10 s).
 deadline=$((SECONDS + 10))
 for p in "${pods[@]}"; do
-	read -r name v4 v6 port <<<"$p"
-	until in_ns "$node" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$v4" "$port" 2>/dev/null; do
+	read -r name v4 v6 port proto <<<"$p"
+	if [ "$proto" = udp ]; then
+		ready() { case "$(datagram "$node" "$v4" "$port")" in pod=*) ;; *) false ;; esac; }
+	else
+		ready() { in_ns "$node" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$v4" "$port" 2>/dev/null; }
+	fi
+	until ready; do
 		if [ "$SECONDS" -ge "$deadline" ]; then echo "pod $name never listened" >&2; exit 1; fi
 		sleep 0.1
 	done
@@ -136,36 +166,41 @@ done
 say "Before nftgate: the client connects to the node on 8080"
 echo "  $(connect "$client" "$node_v4" 8080)"
 
-say "nftgate apply -f examples/basic-tcp/   (in the node namespace)"
-in_ns "$node" "$nftgate" apply -f "$example" --state-dir "$tmp/state"
+say "nftgate apply -f examples/basic-tcp/ -f examples/basic-udp/   (in the node namespace)"
+in_ns "$node" "$nftgate" apply -f "$example" -f "$example_udp" --state-dir "$tmp/state"
 echo "  exit status 0"
 
 failures=0
-# try NS ADDR PORT WANT: one connection, must land on a pod whose name starts with WANT.
+# try NS ADDR PORT WANT [udp]: one connection (or datagram), must land on a pod whose name
+# starts with WANT.
 try() {
-	local got
-	got=$(connect "$1" "$2" "$3")
+	local got proto=${5:-tcp}
+	if [ "$proto" = udp ]; then got=$(datagram "$1" "$2" "$3"); else got=$(connect "$1" "$2" "$3"); fi
 	case "$got" in
-	"pod=$4"*) printf '  %-22s -> %s\n' "$(fmt "$2" "$3")" "$got" ;;
-	*) printf '  %-22s -> %s   <-- expected a %s pod\n' "$(fmt "$2" "$3")" "$got" "$4"
+	"pod=$4"*) printf '  %-26s -> %s\n' "$(fmt "$2" "$3" "$proto")" "$got" ;;
+	*) printf '  %-26s -> %s   <-- expected a %s pod\n' "$(fmt "$2" "$3" "$proto")" "$got" "$4"
 	   failures=$((failures + 1)) ;;
 	esac
 }
-fmt() { case "$1" in *:*) echo "[$1]:$2" ;; *) echo "$1:$2" ;; esac; }
+fmt() { case "$1" in *:*) echo "[$1]:$2/$3" ;; *) echo "$1:$2/$3" ;; esac; }
 
 say "Connections from the client (the pods print who they are and the peer they saw)"
 for _ in 1 2 3 4; do try "$client" "$node_v4" 8080 foo-; done
 for _ in 1 2; do try "$client" "$node_v6" 8080 foo-; done
 for _ in 1 2; do try "$client" "$node_v4" 8090 bar-; done
 try "$client" "$node_v6" 8090 bar-
+say "Datagrams from the client to UDP 8080: the UDP listener, other pods than TCP 8080's"
+for _ in 1 2 3 4; do try "$client" "$node_v4" 8080 baz- udp; done
+for _ in 1 2; do try "$client" "$node_v6" 8080 baz- udp; done
 say "From the node itself, to its own address"
 try "$node" "$node_v4" 8080 foo-
+try "$node" "$node_v4" 8080 baz- udp
 
 say "nft list table inet nftgate   (in the node namespace)"
 in_ns "$node" nft list table inet nftgate
 
-say "nftgate status -f examples/basic-tcp/"
-"$nftgate" status -f "$example"
+say "nftgate status -f examples/basic-tcp/ -f examples/basic-udp/"
+"$nftgate" status -f "$example" -f "$example_udp"
 
 say "nftgate rollback"
 in_ns "$node" "$nftgate" rollback --state-dir "$tmp/state"

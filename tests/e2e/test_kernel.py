@@ -77,16 +77,14 @@ PLANS = {
     "renamed-table": ["-f", str(EXAMPLE), "--table", "edge-gw"],
     "tcp-udp": ["-f", str(MANIFESTS / "common"), "-f", str(MANIFESTS / "udp-kernel")],
 }
-# Plans with UDP listeners: skipped while this build's model does not read UDPRoute (the
-# dry run then has no UDP element). TODO(lead): once UDPRoute is merged, drop this skip so
-# that a model that loses UDP listeners fails here.
+# Plans with UDP listeners, and an element their dry run must hold: a model that lost UDP
+# listeners fails here instead of passing on a TCP-only table.
 UDP_PLANS = {"tcp-udp": "udp . 8080 "}
 
 
-def skip_unless_udp_read(plan, script):
-    if plan in UDP_PLANS and UDP_PLANS[plan] not in script:
-        pytest.skip("this build does not read UDPRoute yet (model/): no UDP listener in "
-                    "the dry run of %s" % plan)
+def assert_udp_read(plan, script):
+    if plan in UDP_PLANS:
+        assert UDP_PLANS[plan] in script, "no UDP listener in the dry run of %s" % plan
 
 
 def _why_not_runnable():
@@ -197,7 +195,7 @@ def listings_still_work(ns):
 def test_dry_run_lists_like_apply(ns, plan):
     args, table = PLANS[plan], table_of(PLANS[plan])
     script = dry_run(args)
-    skip_unless_udp_read(plan, script)
+    assert_udp_read(plan, script)
     assert script.startswith("table inet %s\ndelete table inet %s\ntable inet %s {\n" %
                              (table, table, table))
     ns.nft("-f", "-", input=script)
@@ -231,7 +229,7 @@ def rule_blocks(text, table):
 def test_bytecode_is_nfts_own(ns, plan):
     args = PLANS[plan]
     script = dry_run(args)
-    skip_unless_udp_read(plan, script)
+    assert_udp_read(plan, script)
     p = ns.nft("--debug=netlink", "-f", "-", input=script)
     theirs = rule_blocks(p.stdout, "nftgate")
     ours = ns.nftgate("apply", *args, "--debug=netlink")

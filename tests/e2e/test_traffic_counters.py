@@ -41,18 +41,30 @@ def settled(sb, timeout=5.0):
     raise AssertionError("counters kept changing: %s" % last)
 
 
+def route_of(comment):
+    """The route a counter's comment names: "ns/name" for a TCPRoute ("route ns/name ..."),
+    "udproute ns/name" for a UDPRoute, so that routes of one name and both kinds differ;
+    None for a comment that names no route (a listener that rejects as a whole)."""
+    word, name = (comment.split() + ["", ""])[:2]
+    if word not in ("route", "udproute"):
+        return None
+    return name if word == "route" else "udproute " + name
+
+
 def split(c):
     """Our counters as (shares, routes): kind -> [(comment, packets, bytes)], and
-    route -> kind -> (packets, bytes) with the kinds conn, rej, traffic."""
+    route (route_of()) -> kind -> (packets, bytes) with the kinds conn, rej, traffic."""
     shares, routes = {}, {}
     for (table, name), (comment, packets, nbytes) in c.items():
         if table != "nftgate":
             continue
         kind = name.rsplit("_", 1)[1]
         if name.startswith("r"):
-            assert comment.startswith("route ") and len(comment.split()) == 2, (name, comment)
-            assert kind not in routes.setdefault(comment.split()[1], {}), (name, c)
-            routes[comment.split()[1]][kind] = (packets, nbytes)
+            assert len(comment.split()) == 2, (name, comment)
+            route = route_of(comment)
+            assert route, (name, comment)
+            assert kind not in routes.setdefault(route, {}), (name, c)
+            routes[route][kind] = (packets, nbytes)
         else:
             assert name.startswith("s"), name
             shares.setdefault(kind, []).append((comment, packets, nbytes))
@@ -64,7 +76,7 @@ def share_sums(shares, route):
     sums = {}
     for kind, vals in shares.items():
         for comment, packets, nbytes in vals:
-            if comment.split()[:2] == ["route", route]:
+            if route_of(comment) == route:
                 p, b = sums.get(kind, (0, 0))
                 sums[kind] = (p + packets, b + nbytes)
     return sums

@@ -170,8 +170,9 @@ def test_udp_counters(sandbox):
     _, rej, _ = share(shares, "rej", "default/udp-missing", "no-such-service")
     assert rej == rejected.n, (shares, rejected)
     # the route's own counters are the sums of its shares, as for TCP
-    assert routes["default/udp-app-2"] == share_sums(shares, "default/udp-app-2"), routes
-    assert routes["default/udp-app-2"]["conn"][0] == flows, routes
+    route = "udproute default/udp-app-2"
+    assert routes[route] == share_sums(shares, route), routes
+    assert routes[route]["conn"][0] == flows, routes
 
 
 # ---- what cannot forward ---------------------------------------------------------------------
