@@ -36,15 +36,16 @@ struct family_def {
 #define F(field) offsetof(struct daemon_metrics, field)
 
 static const struct family_def defs[] = {
-	{ "nftgate_route_connections_total", "New connections accepted for a route (kernel counter).",
+	{ "nftgate_route_connections_total", "New connections (UDP: new flows) accepted for a route (kernel counter).",
 	  METRIC_COUNTER, route_labels, NULL, 0, F(route_connections) },
-	{ "nftgate_route_rejects_total", "New connections of a route answered with a TCP reset.",
+	{ "nftgate_route_rejects_total", "New connections of a route refused: TCP reset, or for UDP each datagram answered "
+	  "with ICMP port-unreachable.",
 	  METRIC_COUNTER, route_labels, NULL, 0, F(route_rejects) },
 	{ "nftgate_route_packets_total", "Packets of a route's new connections (kernel counter).",
 	  METRIC_COUNTER, route_labels, NULL, 0, F(route_packets) },
 	{ "nftgate_route_bytes_total", "Bytes of a route's new connections (kernel counter).",
 	  METRIC_COUNTER, route_labels, NULL, 0, F(route_bytes) },
-	{ "nftgate_backend_connections_total", "New connections sent to a backendRef.",
+	{ "nftgate_backend_connections_total", "New connections (UDP: new flows) sent to a backendRef.",
 	  METRIC_COUNTER, backend_labels, NULL, 0, F(backend_connections) },
 	{ "nftgate_backend_rejects_total", "New connections of a backendRef's share rejected "
 	  "(invalid backend or no ready endpoint).",
