@@ -102,20 +102,10 @@ void kernel_session_forget_flows(const struct kernel_session *ks, const struct c
 				 const struct catalog *after)
 {
 	struct nft_error e = { 0 };
-	struct ct_mark *marks = NULL;
 	struct ct_result res = { 0 };
-	size_t n = 0;
-	int r;
+	size_t n;
 
-	if (!before || !after)
-		return;
-	r = ct_stale_marks(before, after, &marks, &n);
-	if (r < 0)
-		nft_error_set(&e, r, "listing the removed endpoints: out of memory");
-	else if (n)
-		r = ct_forget_udp(ks->nl, marks, n, &res, &e);
-	free(marks);
-	if (r < 0)
+	if (ct_forget_stale(ks->nl, before, after, &n, &res, &e) < 0)
 		cli_error("warning: committed, but the UDP flows to removed backends were not all "
 			  "deleted (they last until they time out): %s", e.msg);
 	if (res.deleted)

@@ -530,3 +530,23 @@ int ct_forget_udp(struct nl_sock *s, const struct ct_mark *marks, size_t n,
 	free(v.buf);
 	return r;
 }
+
+int ct_forget_stale(struct nl_sock *s, const struct catalog *before, const struct catalog *after,
+		    size_t *n_stale, struct ct_result *res, struct nft_error *e)
+{
+	struct ct_mark *marks = NULL;
+	size_t n = 0;
+	int r;
+
+	*n_stale = 0;
+	if (!before || !after)
+		return 0;
+	r = ct_stale_marks(before, after, &marks, &n);
+	if (r < 0)
+		return nft_error_set(e, r, "listing the removed endpoints: out of memory");
+	*n_stale = n;
+	if (n)
+		r = ct_forget_udp(s, marks, n, res, e);
+	free(marks);
+	return r;
+}

@@ -53,6 +53,13 @@ struct ct_result {
 int ct_forget_udp(struct nl_sock *s, const struct ct_mark *marks, size_t n,
 		  struct ct_result *res, struct nft_error *e);
 
+/* ct_stale_marks(before, after) then ct_forget_udp() of them: the cleanup after a commit
+ * from before to after (either NULL: nothing to compare, nothing done). *n_stale gets the
+ * number of stale marks. Returns 0 or -errno with e (-ENOMEM listing the marks, or
+ * ct_forget_udp()'s errors). */
+int ct_forget_stale(struct nl_sock *s, const struct catalog *before, const struct catalog *after,
+		    size_t *n_stale, struct ct_result *res, struct nft_error *e);
+
 /* One message of a dump reply against marks[0..n): 1 and *ret (the entry to delete: a
  * request of type IPCTNL_MSG_CT_DELETE, flags and seq left 0, written into buf of len
  * bytes, *ret_len long) when it is a UDP entry with one of the marks, 0 when it is another

@@ -245,19 +245,8 @@ static void forget_flows(struct sync *s, const struct catalog *before,
 			 const struct catalog *after, struct sync_result *res)
 {
 	struct nft_error e = { 0 };
-	struct ct_mark *marks = NULL;
-	size_t n = 0;
-	int r;
+	int r = ct_forget_stale(s->nl, before, after, &res->stale_marks, &res->ct, &e);
 
-	if (!before || !after)
-		return;
-	r = ct_stale_marks(before, after, &marks, &n);
-	if (r < 0)
-		nft_error_set(&e, r, "listing the removed endpoints: out of memory");
-	res->stale_marks = n;
-	if (r >= 0 && n)
-		r = ct_forget_udp(s->nl, marks, n, &res->ct, &e);
-	free(marks);
 	res->ct_err = r < 0 ? r : 0;
 	if (r < 0)
 		snprintf(res->ct_msg, sizeof(res->ct_msg), "%.255s", e.msg);

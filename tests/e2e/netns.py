@@ -429,8 +429,14 @@ class Sandbox:
         none at all). Selection is random per connection: at 500 connections 5 points is
         ~2.4 sigma, so one retry (as the upstream harness retries until it converges) keeps
         false failures rare. Returns the last Tally."""
+        return self._weighted(lambda: self.probe(host, port, count=count), count, expected,
+                              tolerance)
+
+    def _weighted(self, probe, count, expected, tolerance):
+        """probe() (count answers wanted) twice at most, until each Service's share of the
+        answers is within tolerance of expected."""
         for _ in range(2):
-            t = self.probe(host, port, count=count)
+            t = probe()
             by = t.by_service(self)
             assert t.answered == count, t
             for svc, want in expected.items():
@@ -467,18 +473,8 @@ class Sandbox:
     def probe_udp_weighted(self, host, port, expected, count=500, tolerance=0.05):
         """probe_weighted over UDP: count flows of one datagram (a backend is picked per flow),
         every one answered, shares within tolerance of expected (0: none), one retry."""
-        for _ in range(2):
-            t = self.probe_udp(host, port, count=count)
-            by = t.by_service(self)
-            assert t.answered == count, t
-            for svc, want in expected.items():
-                if want == 0:
-                    assert by.get(svc, 0) == 0, "weight 0 got traffic: %s" % t
-            got = {svc: by.get(svc, 0) / count for svc in expected}
-            if all(abs(got[s] - w) <= tolerance for s, w in expected.items()):
-                return t
-        raise AssertionError("expected shares %s within %.2f, got %s (%s)"
-                             % (expected, tolerance, got, t))
+        return self._weighted(lambda: self.probe_udp(host, port, count=count), count, expected,
+                              tolerance)
 
     def probe_dns(self, host, port, count=5, src=None, timeout=2.0, qname="foo.bar.com"):
         """count DNS queries (TXT qname, each from its own socket) to host:port; returns a

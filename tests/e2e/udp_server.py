@@ -22,16 +22,9 @@ import socket
 import struct
 import sys
 
+from echo_server import peer_text  # the same peer text as the TCP pods' greeting
+
 DNS_TXT, DNS_IN = 16, 1
-
-
-def peer_text(addr):
-    host, port = addr[0], addr[1]
-    if host.startswith("::ffff:") and "." in host:
-        host = host[len("::ffff:"):]
-    if ":" in host:
-        return "[%s]:%d" % (host, port)
-    return "%s:%d" % (host, port)
 
 
 def bind(host, port):
