@@ -164,6 +164,25 @@ bench-daemon: deps
 	$(MAKE) all
 	$(PYTHON) bench/daemon_bench.py --nftgate $(BUILD)/nftgate
 
+# The data plane against direct routing, nft, iptables-nft and HAProxy (root; docs/benchmarks.md).
+# Its Debian packages are installed here only, never by `make deps`. The bench runs its own
+# nginx and haproxy in namespaces, so their host services are not started by the install
+# (a policy-rc.d that answers 101, only while apt runs and only if there is none).
+BENCH_DEBS := wrk nginx-light iperf3 haproxy iptables
+bench-dataplane: deps
+	@missing=$$(for p in $(BENCH_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "  APT     $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		rc=/usr/sbin/policy-rc.d; own=; \
+		if [ ! -e $$rc ]; then printf '#!/bin/sh\nexit 101\n' > $$rc; chmod 755 $$rc; own=1; fi; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; s=$$?; \
+		[ -z "$$own" ] || rm -f $$rc; exit $$s; \
+	fi
+	$(MAKE) all
+	$(PYTHON) bench/dataplane_bench.py --nftgate $(BUILD)/nftgate --json $(BUILD)/dataplane-bench.json
+
 install: $(BUILD)/nftgate
 	install -D -m 0755 $(BUILD)/nftgate $(DESTDIR)$(BINDIR)/nftgate
 	install -D -m 0644 docs/nftgate.8 $(DESTDIR)$(MANDIR)/man8/nftgate.8
@@ -181,7 +200,7 @@ install: $(BUILD)/nftgate
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all faults deps unit asan e2e-asan clang fuzz e2e check test demo bench bench-daemon install clean
+.PHONY: all faults deps unit asan e2e-asan clang fuzz e2e check test demo bench bench-daemon bench-dataplane install clean
 .DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
