@@ -717,20 +717,11 @@ def probe_one(host, port, count, timeout):
             key = errno.errorcode.get(e.errno, str(e))
             res["other"][key] = res["other"].get(key, 0) + 1
             continue
-        fields = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        fields = fields_of(line)
         if "pod" not in fields:
             res["eof"] += 1
             continue
-        pod = fields["pod"]
-        res["pods"][pod] = res["pods"].get(pod, 0) + 1
-        peer = fields.get("peer", "")
-        peer_host = parse_target(peer)[0] if peer else ""
-        peers = res["peers"].setdefault(pod, [])
-        if peer_host not in peers:
-            peers.append(peer_host)
-        ports = res["ports"].setdefault(pod, [])
-        if int(fields.get("port", 0)) not in ports:
-            ports.append(int(fields.get("port", 0)))
+        count_answer(res, fields)
     return res
 
 
