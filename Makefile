@@ -31,6 +31,7 @@ override LDLIBS += $(PKG_LIBS)
 BUILD ?= build
 MODEL_SRC := $(sort $(wildcard model/*.c))
 NFT_SRC := $(sort $(wildcard nft/*.c))
+KUBE_SRC := $(sort $(wildcard agent/kube/*.c))
 AGENT_SRC := $(filter-out agent/main.c,$(sort $(wildcard agent/*.c agent/*/*.c)))
 LIB_SRC := $(MODEL_SRC) $(NFT_SRC) $(AGENT_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -112,20 +113,22 @@ clang:
 
 # libFuzzer over every reader of bytes nftgate did not write: the manifests and resolve()
 # (manifest), snapshot files (snapshot), the committed record (record), the kernel's netlink
-# replies (netlink), nftables notifications (events), conntrack dump replies (conntrack).
+# replies (netlink), nftables notifications (events), conntrack dump replies (conntrack),
+# API server responses (json) and watch bodies fed in pieces (watch).
 # Each runs FUZZ_RUNS inputs from its
 # seeds in tests/fuzz/corpus-<name>/ (at most FUZZ_SECONDS), keeping what it finds in
 # $(BUILD)/fuzz/corpus-<name>/. The seed of the mutations is fixed (FUZZ_SEED), so that
 # `make test` runs the same inputs on every machine; a longer hunt: make fuzz FUZZ_SEED=0
 # FUZZ_RUNS=-1 FUZZ_SECONDS=600.
-FUZZ_TARGETS := manifest snapshot record netlink events msgcheck conntrack
+FUZZ_TARGETS := manifest snapshot record netlink events msgcheck conntrack json watch
 FUZZ_CFLAGS = -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -I. \
 	$(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
 $(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ-CC $<")
 	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-$(BUILD)/fuzz/libnftgate.a: $(MODEL_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(NFT_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/libnftgate.a: $(MODEL_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(NFT_SRC:%.c=$(BUILD)/fuzz/obj/%.o) \
+		$(KUBE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libnftgate.a
 	@$(if $(Q),echo "  FUZZ-LD $@")

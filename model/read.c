@@ -17,6 +17,7 @@
 #include "model/array.h"
 #include "model/decode.h"
 #include "model/read.h"
+#include "model/read_internal.h"
 #include "model/yaml_tree.h"
 
 const struct read_limits read_limits_default = {
@@ -355,6 +356,24 @@ int store_load_buffer(struct store *s, const char *file, const char *buf, size_t
 	}
 	note(&l, r);
 	yreader_free(yr);
+	return l.worst;
+}
+
+int store_input_entry(struct store *s, const char *file, size_t *ret)
+{
+	return input_entry(s, file, ret);
+}
+
+int store_load_tree(struct store *s, const char *file, const struct ynode *root, bool in_list,
+		    const struct read_limits *lim, struct diags *d)
+{
+	struct load l = { .s = s, .lim = lim ? lim : &read_limits_default, .d = d };
+
+	if (input_entry(s, file ? file : "-", &l.in) < 0)
+		return -ENOMEM;
+	l.file = s->inputs[l.in].name;
+	if (!ynode_is_null(root))
+		note(&l, decode_doc(&l, root, in_list));
 	return l.worst;
 }
 

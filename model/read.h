@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Reading manifests (YAML or JSON, multi-document, `kind: List`) into a store.
+ * Reading manifests (YAML or JSON, multi-document, `kind: List`) and objects from the API
+ * server (JSON) into a store.
  *
  * Scalars are typed by the field they fill, never by YAML 1.1 guessing. Kinds nftgate does
  * not use are skipped; an unknown apiVersion of a kind it does use is an error. Every object
@@ -37,6 +38,23 @@ extern const struct read_limits read_limits_default;
  * added), -ENOMEM, or -E2BIG when a limit refused the input. */
 int store_load_buffer(struct store *s, const char *file, const char *buf, size_t len,
 		      const struct read_limits *lim, struct diags *d);
+
+/* Objects from the API server: buf holds one JSON value, an object or a list response
+ * ({"kind":"XList","apiVersion":...,"items":[...]}, whose items take the list's apiVersion
+ * and kind less "List" when they have none; `kind: List` is read as in a manifest). Decoded,
+ * defaulted, validated, skipped and counted as store_load_buffer() does, with the same
+ * limits (buf is one document: max_doc_bytes applies to all of it). JSON has no lines:
+ * errors name `source` (e.g. "api:/apis/gateway.networking.k8s.io/v1/tcproutes"), line 0,
+ * and the object and field. A key twice in one JSON object: the last one is read (json-c).
+ * Returns as store_load_buffer(). */
+int store_load_json(struct store *s, const char *source, const char *buf, size_t len,
+		    const struct read_limits *lim, struct diags *d);
+
+/* As store_load_json() for a value already parsed (a watch event's object, see
+ * agent/kube/watch_stream.h; json_parse_value() in model/json_tree.h), borrowed. */
+struct json_object;
+int store_load_json_object(struct store *s, const char *source, struct json_object *obj,
+			   const struct read_limits *lim, struct diags *d);
 
 /* As store_load_buffer for a path: a regular file, a directory (its *.yaml, *.yml and *.json
  * regular files, sorted by name, not recursive; other entries of those names, FIFOs and
