@@ -83,7 +83,7 @@ int diags_note(struct diags *d, const char *file, const char *fmt, ...)
 
 /* One UTF-8 character at s (len > 0 bytes): its length and code point, or 0 when the bytes
  * are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF included). */
-static size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp)
+size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp)
 {
 	uint32_t v, min;
 	size_t n;

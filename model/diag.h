@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define DIAG_MAX 1000 /* past this many errors (or notes) the rest are counted, not kept */
@@ -60,5 +61,9 @@ void diags_clear(struct diags *d);
  * overrides) written as \n, \xNN or \uNNNN, and cut with "..." after 80 bytes of s or when
  * buf is full. Returns buf. The one quoting function for anything taken from the input. */
 const char *diag_quote(char *buf, size_t size, const char *s, size_t len);
+
+/* One UTF-8 character at s (len > 0 bytes): its length and code point, or 0 when the bytes
+ * are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF included). */
+size_t utf8_char(const unsigned char *s, size_t len, uint32_t *cp);
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <json-c/json.h>
 
+#include "model/diag.h"
 #include "model/json_tree.h"
 
 struct json_tree {
@@ -55,31 +56,6 @@ static int hex4(const unsigned char *s, size_t left, unsigned *v)
 	return 0;
 }
 
-/* Bytes of the valid UTF-8 character at s (lead byte >= 0x80), or 0: overlong forms,
- * surrogates and values past U+10FFFF are invalid, as libyaml finds them in a manifest. */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-	unsigned v, min;
-	size_t n;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, v = s[0] & 0x1f, min = 0x80;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, v = s[0] & 0x0f, min = 0x800;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, v = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (s[i] & 0x3f);
-	}
-	return v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff) ? 0 : n;
-}
-
 /* A \u escape at s[i] ('u'); returns the bytes it takes after the backslash, or <0. */
 static int scan_escape(const unsigned char *s, size_t len, size_t i, struct json_parse_error *err)
 {
@@ -108,6 +84,7 @@ static int scan(const char *buf, size_t len, struct json_parse_error *err)
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = s[i];
+		uint32_t cp;
 		size_t n;
 		int e;
 
@@ -124,7 +101,7 @@ static int scan(const char *buf, size_t len, struct json_parse_error *err)
 		} else if (c < 0x20) {
 			return scan_err(err, i, "a raw control character (0x%02x) in a string", c);
 		} else if (c >= 0x80) {
-			n = utf8_len(s + i, len - i);
+			n = utf8_char(s + i, len - i, &cp);
 			if (!n)
 				return scan_err(err, i, "invalid UTF-8 (0x%02x)", c);
 			i += n - 1;
