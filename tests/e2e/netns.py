@@ -750,6 +750,24 @@ def count_answer(res, fields):
         ports.append(int(fields.get("port", 0)))
 
 
+FAILED = object()
+
+
+def udp_try(res, ask):
+    """ask() once: its answer, or FAILED after counting in res an ICMP unreachable, a timeout
+    or another socket error."""
+    try:
+        return ask()
+    except ConnectionRefusedError:
+        res["unreachable"] += 1
+    except socket.timeout:
+        res["timeout"] += 1
+    except OSError as e:
+        key = errno.errorcode.get(e.errno, str(e))
+        res["other"][key] = res["other"].get(key, 0) + 1
+    return FAILED
+
+
 def udp_tally(host, port, count, per_flow):
     return {"target": target_text(host, port), "n": count * per_flow, "flows": count,
             "proto": "udp", "pods": {}, "peers": {}, "ports": {}, "reset": 0, "timeout": 0,
@@ -784,17 +802,8 @@ def probe_udp_one(host, port, count, per_flow, timeout):
         with s:
             for _ in range(per_flow):
                 seq += 1
-                try:
-                    fields = udp_exchange(s, seq, timeout)
-                except ConnectionRefusedError:
-                    res["unreachable"] += 1
-                    continue
-                except socket.timeout:
-                    res["timeout"] += 1
-                    continue
-                except OSError as e:
-                    key = errno.errorcode.get(e.errno, str(e))
-                    res["other"][key] = res["other"].get(key, 0) + 1
+                fields = udp_try(res, lambda: udp_exchange(s, seq, timeout))
+                if fields is FAILED:
                     continue
                 if "pod" not in fields:
                     res["other"]["garbage"] = res["other"].get("garbage", 0) + 1
@@ -866,17 +875,8 @@ def cmd_probe_dns(a):
     host, port = parse_target(a.targets[0])
     res = udp_tally(host, port, a.count, 1)
     for i in range(a.count):
-        try:
-            txt = dns_ask(host, port, 0x4e00 + i, a.qname, a.timeout)
-        except ConnectionRefusedError:
-            res["unreachable"] += 1
-            continue
-        except socket.timeout:
-            res["timeout"] += 1
-            continue
-        except OSError as e:
-            key = errno.errorcode.get(e.errno, str(e))
-            res["other"][key] = res["other"].get(key, 0) + 1
+        txt = udp_try(res, lambda: dns_ask(host, port, 0x4e00 + i, a.qname, a.timeout))
+        if txt is FAILED:
             continue
         if txt is None:
             res["other"]["bad-response"] = res["other"].get("bad-response", 0) + 1
