@@ -18,7 +18,7 @@ FUZZ_RUNS ?= 40000
 FUZZ_SEED ?= 20261202
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS := libnftnl libmnl libnetfilter_conntrack yaml-0.1 json-c libmicrohttpd libsystemd
+PKGS := libnftnl libmnl libnetfilter_conntrack yaml-0.1 json-c libmicrohttpd libsystemd libcurl
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -83,7 +83,8 @@ faults: $(BUILD)/tests/nftgate-faults
 
 # Everything a fresh Debian 12 machine lacks, installed only when missing.
 DEBS := build-essential libnetfilter-conntrack-dev conntrack pkg-config clang libclang-rt-14-dev libnftnl-dev libmnl-dev libyaml-dev libcmocka-dev libjson-c-dev \
-	libmicrohttpd-dev libsystemd-dev systemd curl nftables iproute2 python3 python3-pytest python3-yaml time strace procps
+	libmicrohttpd-dev libsystemd-dev libcurl4-openssl-dev systemd curl nftables iproute2 python3 python3-pytest python3-yaml time strace procps \
+	etcd-server etcd-client xz-utils openssl
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed' || echo $$p; done); \
